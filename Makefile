@@ -1,0 +1,60 @@
+# Two commands set up a fresh machine: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+
+export EXTRACTS_DIR ?= $(CURDIR)/sample_data/extracts
+export WAREHOUSE_PATH ?= $(CURDIR)/data/warehouse.duckdb
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export DAGSTER_DISABLE_TELEMETRY := 1
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export UV_PYTHON_DOWNLOADS := never
+export UV_CACHE_DIR ?= $(CURDIR)/.tools/cache
+export UV_LINK_MODE := copy
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test ui bench quality sample lock setup clean
+
+$(UV):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools uv==$(UV_VERSION)
+
+# The venv is (re)synced from uv.lock whenever the lock changes; --frozen never re-resolves.
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --extra dev --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced
+	@mkdir -p $(DAGSTER_HOME) $(dir $(WAREHOUSE_PATH))
+	@cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+
+## make run: the quarterly comparison job on EXTRACTS_DIR (QUARTER defaults to the latest folder)
+run: setup
+	$(PY) -m pipelines.run_quarter $(if $(QUARTER),--quarter $(QUARTER),)
+
+## make test: the whole test suite
+test: setup
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+## make ui: Dagster UI and daemon (schedules, sensors) with the project's DAGSTER_HOME
+ui: setup
+	$(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+
+bench: setup
+	$(UV) sync --frozen --extra dev --extra bench --python $(PYTHON)
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+quality: setup
+	$(PY) -m bench.quality $(QUALITY_ARGS)
+
+## make sample: regenerate the committed sample extracts and ground truth (seeded, reproducible)
+sample: setup
+	$(PY) -m sample_data.generate --households 300 --seed 20260930 --out sample_data
+
+lock: $(UV)
+	$(UV) lock
+
+clean:
+	rm -rf $(VENV) .tools data .dagster_home

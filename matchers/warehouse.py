@@ -1,0 +1,142 @@
+"""The DuckDB warehouse: opening it, versioned schema migrations, replacing a quarter's rows.
+
+Pure library (no Dagster). Public tables follow ../shared/contract/WAREHOUSE.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+MIGRATIONS_DIR = Path(__file__).parent / "sql" / "migrations"
+
+# Files the warehouse creates are readable by their owner only (personal data).
+_PRIVATE_UMASK = 0o077
+
+
+def migrations() -> list[tuple[int, Path]]:
+    out = []
+    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+        out.append((int(path.name.split("_", 1)[0]), path))
+    return out
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP)"
+    )
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Apply every migration newer than the warehouse's version, each in its own transaction.
+
+    Migrations only add: no migration may delete or change a `reviews` row.
+    """
+    current = schema_version(con)
+    for version, path in migrations():
+        if version <= current:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(path.read_text(encoding="utf-8"))
+            con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        current = version
+    return current
+
+
+def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed, owner-only permissions) and migrate the warehouse."""
+    path = Path(path)
+    if read_only:
+        return duckdb.connect(str(path), read_only=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = os.umask(_PRIVATE_UMASK)
+    try:
+        con = duckdb.connect(str(path))
+    finally:
+        os.umask(old)
+    for p in (path, Path(str(path) + ".wal")):
+        if p.exists():
+            os.chmod(p, 0o600)
+    migrate(con)
+    return con
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    else:
+        con.execute("COMMIT")
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+def replace_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    where: dict[str, object],
+    relation_name: str | None,
+) -> None:
+    """Delete the rows of `table` matching `where` and insert the rows of a registered relation.
+
+    Columns are matched by name; columns the relation lacks are null. Call inside a transaction.
+    """
+    cond = " AND ".join(f"{k} = ?" for k in where) or "TRUE"
+    con.execute(f"DELETE FROM {table} WHERE {cond}", list(where.values()))
+    if relation_name is None:
+        return
+    cols = table_columns(con, table)
+    have = set(table_columns(con, relation_name))
+    select = ", ".join(c if c in have else f"NULL AS {c}" for c in cols)
+    con.execute(f"INSERT INTO {table} SELECT {select} FROM {relation_name}")
+
+
+def publish_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> dict[str, int]:
+    """Swap the quarter's work tables into the public tables, all in one transaction.
+
+    `persons` is the cross-quarter master index: work_persons holds the whole index after the
+    run. `reviews` is never touched.
+    """
+    counts: dict[str, int] = {}
+    with transaction(con):
+        for public, work in (
+            ("source_records", "work_source_records"),
+            ("household_members", "work_household_members"),
+            ("flags", "work_flags"),
+        ):
+            con.execute(f"DELETE FROM {public} WHERE quarter = ?", [quarter])
+            con.execute(f"INSERT INTO {public} BY NAME SELECT * FROM {work} WHERE quarter = ?", [quarter])
+            counts[public] = con.execute(
+                f"SELECT count(*) FROM {public} WHERE quarter = ?", [quarter]
+            ).fetchone()[0]
+        con.execute("DELETE FROM rejected_rows WHERE quarter = ?", [quarter])
+        con.execute(
+            "INSERT INTO rejected_rows BY NAME "
+            "SELECT quarter, source, source_file, source_row, reason, raw FROM stg_rejected WHERE quarter = ?",
+            [quarter],
+        )
+        counts["rejected_rows"] = con.execute(
+            "SELECT count(*) FROM rejected_rows WHERE quarter = ?", [quarter]
+        ).fetchone()[0]
+        if con.execute("SELECT count(*) FROM work_persons").fetchone()[0]:
+            con.execute("DELETE FROM persons")
+            con.execute("INSERT INTO persons BY NAME SELECT * FROM work_persons")
+        counts["persons"] = con.execute("SELECT count(*) FROM persons").fetchone()[0]
+    return counts
