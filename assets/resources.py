@@ -1,0 +1,45 @@
+"""Resources the assets use. Paths come from environment variables with project defaults."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from dagster import ConfigurableResource
+
+from matchers import warehouse
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_extracts_dir() -> str:
+    return os.environ.get("EXTRACTS_DIR") or str(PROJECT_ROOT / "sample_data" / "extracts")
+
+
+def default_warehouse_path() -> str:
+    return os.environ.get("WAREHOUSE_PATH") or str(PROJECT_ROOT / "data" / "warehouse.duckdb")
+
+
+def default_exports_dir() -> str:
+    return os.environ.get("EXPORTS_DIR") or str(Path(default_warehouse_path()).parent / "exports")
+
+
+class WarehouseResource(ConfigurableResource):
+    """The DuckDB warehouse file (one writer at a time) and the folders around it."""
+
+    path: str
+    extracts_dir: str
+    exports_dir: str
+
+    @contextmanager
+    def connect(self, read_only: bool = False):
+        con = warehouse.connect(self.path, read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.path).parent
