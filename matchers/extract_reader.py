@@ -1,0 +1,358 @@
+"""Reading department extract files (EXTRACTS.md): find the files, detect encoding, find the header
+row under the banner rows, map headers through the aliases, number the data rows.
+
+Every cell stays text here. Pure library: raises `ExtractFileError` with a Chinese message naming
+the file (and column) when a file cannot be used.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from matchers.contract import (
+    MAX_BANNER_ROWS,
+    QUARTER_PATTERN,
+    SOURCES,
+    SPECS,
+    TOTAL_ROW_MARKERS,
+    SourceSpec,
+    alias_index,
+    fold_header,
+)
+
+EXTENSIONS = (".csv", ".xlsx")
+ROW_COLUMN = "__row"  # 1-based data row index (EXTRACTS.md "Row identity")
+FILE_COLUMN = "__file"
+
+
+class ExtractFileError(Exception):
+    """A file the pipeline cannot use; the message is Chinese and names the file."""
+
+    def __init__(self, file: str, problem: str):
+        self.file = file
+        self.problem = problem
+        super().__init__(f"文件“{file}”{problem}")
+
+
+@dataclass
+class ExtractFile:
+    """One file's data rows: text cells under canonical field names, plus provenance."""
+
+    path: Path
+    source: str
+    encoding: str
+    header_row: int  # 1-based physical row of the header in the file/sheet
+    columns: dict[str, str]  # field name → header text as found in the file
+    rows: pl.DataFrame  # canonical text columns + __row; blank/title/合计 rows removed
+    raw_headers: list[str] = field(default_factory=list)
+    sha256: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+# ---- finding files ---------------------------------------------------------------------------
+
+
+def list_quarters(extracts_dir: str | Path) -> list[str]:
+    """Quarter folders (`2026Q3`) under the extracts folder, oldest first."""
+    root = Path(extracts_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and QUARTER_PATTERN.match(p.name))
+
+
+def source_files(extracts_dir: str | Path, quarter: str, source: str) -> list[Path]:
+    """The files of one source in a quarter folder: `<source>[_anything].<csv|xlsx>`, by name."""
+    folder = Path(extracts_dir) / quarter
+    if not folder.is_dir():
+        return []
+    out = []
+    for p in folder.iterdir():
+        if not p.is_file() or p.name.startswith((".", "~$")):
+            continue
+        if p.suffix.lower() in EXTENSIONS and _stem_source(p.stem) == source:
+            out.append(p)
+    return sorted(out, key=lambda p: p.name)
+
+
+def _stem_source(stem: str) -> str | None:
+    # Longest key first, so no key can shadow another that starts with it.
+    for key in sorted(SOURCES, key=len, reverse=True):
+        if stem.lower().startswith(key):
+            return key
+    return None
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ---- decoding --------------------------------------------------------------------------------
+
+
+def decode_csv_bytes(data: bytes, file: str) -> tuple[str, str]:
+    """(text, encoding): UTF-8 with or without BOM, else GB18030 (a superset of GBK/GB2312)."""
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError:
+            pass
+    if b"\x00" in data[:4096]:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return data.decode("utf-16"), "utf-16"
+        raise ExtractFileError(file, "不是文本格式的CSV文件(含二进制内容),请确认导出格式为CSV或XLSX")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise ExtractFileError(
+            file, f"无法识别文件编码(既不是UTF-8也不是GB18030/GBK,第{exc.start}字节起无法解码)"
+        ) from exc
+
+
+# ---- reading raw grids -----------------------------------------------------------------------
+
+
+def _head_records_csv(text: str, limit: int) -> tuple[list[list[str]], list[int]]:
+    """First `limit` records and, for each, the number of physical lines consumed after it."""
+    reader = csv.reader(io.StringIO(text))
+    records, line_ends = [], []
+    for rec in reader:
+        records.append(rec)
+        line_ends.append(reader.line_num)
+        if len(records) >= limit:
+            break
+    return records, line_ends
+
+
+def _xlsx_cell_text(value: object) -> str:
+    import datetime as dt
+
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        if value.is_integer():
+            # A long number stored as a float: Excel already dropped the tail. Keep what is left,
+            # in the scientific form departments see, so it is treated as truncated.
+            return f"{value:.14E}"
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def read_xlsx_grid(path: Path) -> list[list[str]]:
+    """All rows of the first sheet as text (values of formulas as last computed by Excel)."""
+    import openpyxl
+
+    if not zipfile.is_zipfile(path):
+        head = path.read_bytes()[:512].lower()
+        if b"<html" in head or b"<table" in head or b"<!doctype" in head:
+            hint = "实际是网页(HTML)格式,不是真正的XLSX;请在Excel中打开后“另存为”Excel工作簿(.xlsx)"
+        elif head.startswith(b"\xd0\xcf\x11\xe0"):
+            hint = "是加密(设置了密码)或旧版XLS格式的文件;请去掉密码并另存为Excel工作簿(.xlsx)"
+        else:
+            hint = "不是有效的XLSX文件(文件已损坏或格式不符)"
+        raise ExtractFileError(path.name, hint)
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for broken packages
+        raise ExtractFileError(path.name, f"无法打开XLSX文件(文件已损坏):{type(exc).__name__}") from exc
+    try:
+        ws = wb.worksheets[0]
+        return [[_xlsx_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    except Exception as exc:
+        raise ExtractFileError(path.name, f"读取XLSX内容失败(文件已损坏):{type(exc).__name__}") from exc
+    finally:
+        wb.close()
+
+
+# ---- header detection ------------------------------------------------------------------------
+
+
+def _is_blank(cells: list[str]) -> bool:
+    return all(not (c or "").strip() for c in cells)
+
+
+def _match_header(cells: list[str], spec: SourceSpec) -> dict[str, int]:
+    """field → column index for the alias with the best priority present in this row."""
+    index = alias_index(spec)
+    best: dict[str, tuple[int, int]] = {}
+    for col, cell in enumerate(cells):
+        hit = index.get(fold_header(cell))
+        if hit is None:
+            continue
+        fname, prio = hit
+        if fname not in best or prio < best[fname][0]:
+            best[fname] = (prio, col)
+    return {f: col for f, (prio, col) in best.items()}
+
+
+def _missing_required(mapping: dict[str, int], spec: SourceSpec) -> list[tuple[str, ...]]:
+    return [group for group in spec.required if not any(f in mapping for f in group)]
+
+
+def find_header(
+    records: list[list[str]], spec: SourceSpec, file: str
+) -> tuple[int, dict[str, int]]:
+    """Index (0-based, among `records`) of the header row and its field → column mapping.
+
+    The header is the first non-blank row within the first MAX_BANNER_ROWS + 1 non-blank rows that
+    names every required field; failing that, the error names what is missing.
+    """
+    best: tuple[int, int, dict[str, int]] | None = None
+    seen = 0
+    for i, cells in enumerate(records):
+        if _is_blank(cells):
+            continue
+        seen += 1
+        mapping = _match_header(cells, spec)
+        if mapping and not _missing_required(mapping, spec):
+            return i, mapping
+        if best is None or len(mapping) > best[1]:
+            best = (i, len(mapping), mapping)
+        if seen > MAX_BANNER_ROWS:
+            break
+    if best is None or best[1] < 2:
+        raise ExtractFileError(
+            file, f"未找到表头:前{MAX_BANNER_ROWS + 1}个非空行中没有“姓名”“身份证号”等列名"
+        )
+    missing = _missing_required(best[2], spec)
+    names = "、".join("或".join(f"“{spec.field(f).header}”" for f in group) for group in missing)
+    raise ExtractFileError(file, f"第{best[0] + 1}行表头缺少必需的列{names}")
+
+
+def _check_duplicate_headers(header: list[str], mapping: dict[str, int], file: str) -> None:
+    folded = [fold_header(h) for h in header]
+    for fname, col in mapping.items():
+        dups = [i for i, h in enumerate(folded) if h == folded[col] and i != col]
+        if dups:
+            cols = "、".join(_col_letter(i) for i in [col] + dups)
+            raise ExtractFileError(
+                file, f"表头“{header[col].strip()}”重复出现在第{cols}列,无法确定使用哪一列,请删除多余的列"
+            )
+
+
+def _col_letter(index: int) -> str:
+    s, n = "", index + 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _is_total_row(cells: list[str]) -> bool:
+    for c in cells:
+        c = fold_header(c)
+        if c:
+            return c.startswith(TOTAL_ROW_MARKERS)
+    return False
+
+
+# ---- assembling the data rows -----------------------------------------------------------------
+
+
+def _frame_from_grid(
+    grid: list[list[str]], mapping: dict[str, int], spec: SourceSpec
+) -> pl.DataFrame:
+    """Data rows → canonical text columns + __row, skipping blank and 合计 rows (not counted)."""
+    cols: dict[str, list[str | None]] = {f: [] for f in mapping}
+    numbers: list[int] = []
+    n = 0
+    width = max(mapping.values()) + 1
+    for cells in grid:
+        if len(cells) < width:
+            cells = list(cells) + [""] * (width - len(cells))
+        if _is_total_row(cells):
+            continue
+        values = {f: cells[c] for f, c in mapping.items()}
+        if all(not (v or "").strip() for v in values.values()):
+            continue  # blank (or only unnamed columns such as 序号/备注 filled)
+        n += 1
+        numbers.append(n)
+        for f, v in values.items():
+            cols[f].append(v if v != "" else None)
+    frame = pl.DataFrame({f: pl.Series(f, v, dtype=pl.String) for f, v in cols.items()})
+    return frame.with_columns(pl.Series(ROW_COLUMN, numbers, dtype=pl.Int32))
+
+
+def read_extract_file(path: str | Path, source: str) -> ExtractFile:
+    """Read one extract file into text cells under canonical names, numbered per EXTRACTS.md."""
+    path = Path(path)
+    spec = SPECS[source]
+    if not path.exists():
+        raise ExtractFileError(path.name, "不存在")
+    warnings: list[str] = []
+    if path.suffix.lower() == ".xlsx":
+        grid = read_xlsx_grid(path)
+        encoding = "xlsx"
+        head = grid[: MAX_BANNER_ROWS * 4 + 20]
+        h, mapping = find_header(head, spec, path.name)
+        header = [c or "" for c in grid[h]]
+        body = grid[h + 1:]
+        header_row = h + 1
+    else:
+        data = path.read_bytes()
+        if not data.strip():
+            raise ExtractFileError(path.name, "是空文件(没有任何内容)")
+        text, encoding = decode_csv_bytes(data, path.name)
+        head, line_ends = _head_records_csv(text, MAX_BANNER_ROWS * 4 + 20)
+        h, mapping = find_header(head, spec, path.name)
+        header = head[h]
+        header_row = line_ends[h]
+        body = _csv_body(text, line_ends[h], path.name)
+    _check_duplicate_headers(header, mapping, path.name)
+    frame = _frame_from_grid(body, mapping, spec)
+    if frame.height == 0:
+        warnings.append(f"文件“{path.name}”只有表头,没有数据行")
+    return ExtractFile(
+        path=path,
+        source=source,
+        encoding=encoding,
+        header_row=header_row,
+        columns={f: (header[c] or "").strip() for f, c in mapping.items()},
+        rows=frame,
+        raw_headers=[(c or "").strip() for c in header],
+        sha256=file_sha256(path),
+        warnings=warnings,
+    )
+
+
+def _csv_body(text: str, skip_lines: int, file: str) -> list[list[str]]:
+    """The records after the header line(s). csv keeps quoted fields (IDs, commas) intact."""
+    stream = io.StringIO(text)
+    for _ in range(skip_lines):
+        stream.readline()
+    try:
+        return list(csv.reader(stream))
+    except csv.Error as exc:
+        raise ExtractFileError(file, f"CSV格式错误:{exc}") from exc
+
