@@ -1,0 +1,115 @@
+"""Private files and the audit trail shared by the workbook and report writers."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+
+from matchers.contract import QUARTER_PATTERN
+
+from .labels import REPORT_DEADLINE_DAY
+
+INSERT_AUDIT = """
+INSERT INTO audit_log (logged_at, action, quarter, district, file, sha256, actor, rows, details)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\s]+')
+
+
+def check_quarter(quarter: str) -> tuple[int, int]:
+    m = QUARTER_PATTERN.match(quarter or "")
+    if not m:
+        raise ValueError(f"季度格式应为 2026Q3 这样的形式,收到“{quarter}”")
+    return int(m.group(1)), int(m.group(2))
+
+
+def report_deadline(quarter: str) -> date:
+    """Districts report by the 12th of the quarter's last month (2026Q3 → 2026-09-12)."""
+    year, q = check_quarter(quarter)
+    return date(year, 3 * q, REPORT_DEADLINE_DAY)
+
+
+def safe_part(text: str) -> str:
+    """A district name as a file-name part (no separators or spaces)."""
+    return _UNSAFE_FILENAME.sub("_", str(text)).strip("_") or "_"
+
+
+def private_dir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> str:
+    """Write `data` to `path` readable by its owner only (0600), atomically. Returns the sha256."""
+    private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def default_actor() -> str | None:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user database entry (containers)
+        return None
+
+
+def audit(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    action: str,
+    quarter: str | None,
+    district: str | None,
+    file: Path | str | None,
+    sha256: str | None,
+    actor: str | None,
+    rows: int | None,
+    details: dict | None = None,
+    at: datetime | None = None,
+) -> None:
+    con.execute(
+        INSERT_AUDIT,
+        [
+            at or datetime.now(),
+            action,
+            quarter,
+            district,
+            Path(file).name if file is not None else None,
+            sha256,
+            actor if actor is not None else default_actor(),
+            rows,
+            json.dumps(details or {}, ensure_ascii=False, default=str),
+        ],
+    ).fetchall()
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    rows = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
+    ).fetchall()
+    return bool(rows[0][0])

@@ -1,0 +1,555 @@
+"""District verification workbooks (核查名单): export per district and quarter, import filled ones.
+
+Export: one XLSX per district with that district's flags, one sheet per rule family, IDs masked,
+frozen header, autofilter, a dropdown with the four decisions, note and reviewer columns and the
+flag_id. Import: every filled row is validated; good rows are appended to `reviews` (never updated
+or deleted), a row that cannot be applied is listed with its reason in Chinese, and a row whose
+decision and note are already the flag's latest review is skipped, so importing twice changes
+nothing. Every export and import writes an `audit_log` row.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import openpyxl
+import polars as pl
+import xlsxwriter
+
+from matchers.contract import SOURCE_LABELS
+from matchers.warehouse import transaction
+
+from ._io import audit, check_quarter, default_actor, file_sha256, report_deadline, safe_part, write_private
+from .labels import (
+    DECISIONS,
+    FAMILIES,
+    PENDING,
+    UNASSIGNED_DISTRICT,
+    mask_id,
+    mask_ids_in_text,
+    rule_family,
+    rule_label,
+)
+
+# ---- workbook layout --------------------------------------------------------------------------
+COL_SEQ = "序号"
+COL_RULE = "规则编号"
+COL_RULE_NAME = "规则名称"
+COL_STREET = "街道"
+COL_COMMUNITY = "社区"
+COL_NAME = "姓名"
+COL_ID = "身份证号"
+COL_REASON = "核查原因"
+COL_EVIDENCE = "数据来源"
+COL_FIRST_SEEN = "首次发现"
+COL_LAST_DECISION = "上次核查结论"
+COL_DECISION = "核查结论"
+COL_NOTE = "核查说明"
+COL_REVIEWER = "核查人"
+COL_FLAG_ID = "核查编号(请勿修改)"
+
+# (header, width); the three input columns come before the flag_id.
+COLUMNS: tuple[tuple[str, int], ...] = (
+    (COL_SEQ, 6),
+    (COL_RULE, 8),
+    (COL_RULE_NAME, 22),
+    (COL_STREET, 12),
+    (COL_COMMUNITY, 12),
+    (COL_NAME, 10),
+    (COL_ID, 20),
+    (COL_REASON, 60),
+    (COL_EVIDENCE, 28),
+    (COL_FIRST_SEEN, 9),
+    (COL_LAST_DECISION, 18),
+    (COL_DECISION, 16),
+    (COL_NOTE, 30),
+    (COL_REVIEWER, 10),
+    (COL_FLAG_ID, 22),
+)
+INPUT_COLUMNS = (COL_DECISION, COL_NOTE, COL_REVIEWER)
+TITLE_ROW, HEADER_ROW = 0, 1  # 0-based rows in the sheet; data starts under the header
+INFO_SHEET = "填写说明"
+INFO_QUARTER, INFO_DISTRICT = "季度", "区"
+WORKBOOK_NAME = re.compile(r"核查名单_(\d{4}Q[1-4])_(.+)\.xlsx$")
+
+ACTION_EXPORT, ACTION_IMPORT = "export_workbook", "import_workbook"
+
+
+def workbook_path(exports_dir: Path | str, quarter: str, district: str) -> Path:
+    return Path(exports_dir) / quarter / f"核查名单_{quarter}_{safe_part(district)}.xlsx"
+
+
+# ---- export -------------------------------------------------------------------------------------
+# The quarter's flags with the person's name, masked-later ID, street/community (first source
+# row that has one) and the latest review. Parameters: quarter, unassigned label, quarter.
+EXPORT_SQL = """
+WITH latest AS (
+    SELECT flag_id, decision, decided_at
+    FROM (
+        SELECT flag_id, decision, decided_at,
+               row_number() OVER (PARTITION BY flag_id ORDER BY decided_at DESC, rowid DESC) AS rn
+        FROM reviews
+    )
+    WHERE rn = 1
+),
+addr AS (
+    SELECT person_id, street, community
+    FROM (
+        SELECT person_id, street, community,
+               row_number() OVER (
+                   PARTITION BY person_id ORDER BY source, source_file, source_row
+               ) AS rn
+        FROM source_records
+        WHERE quarter = ? AND street IS NOT NULL
+    )
+    WHERE rn = 1
+)
+SELECT f.flag_id,
+       f.rule_code,
+       coalesce(f.district, ?) AS district,
+       a.street,
+       a.community,
+       p.name,
+       p.id_number,
+       f.reason,
+       CAST(f.evidence AS VARCHAR) AS evidence,
+       f.first_seen,
+       l.decision AS last_decision,
+       l.decided_at AS last_decided_at
+FROM flags AS f
+LEFT JOIN persons AS p ON p.person_id = f.person_id
+LEFT JOIN addr AS a ON a.person_id = f.person_id
+LEFT JOIN latest AS l ON l.flag_id = f.flag_id
+WHERE f.quarter = ?
+ORDER BY district, f.rule_code, a.street NULLS LAST, a.community NULLS LAST, p.name, f.flag_id
+"""
+
+
+@dataclass
+class ExportedWorkbook:
+    district: str
+    path: Path
+    rows: int
+    rules: dict[str, int]
+    sha256: str
+
+
+def _evidence_text(evidence: str | None) -> str:
+    """`[{"source": "disability", "source_file": "d.csv", "source_row": 3}]` → `残联持证残疾人 d.csv 第3行`."""
+    if not evidence:
+        return ""
+    try:
+        items = json.loads(evidence)
+    except (TypeError, ValueError):
+        return mask_ids_in_text(evidence)
+    if isinstance(items, dict):
+        items = items.get("rows") or items.get("evidence") or [items]
+    parts = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        label = SOURCE_LABELS.get(str(item.get("source")), str(item.get("source") or ""))
+        where = f"{item.get('source_file') or ''} 第{item.get('source_row')}行" if item.get("source_row") else ""
+        parts.append(" ".join(p for p in (label, where) if p))
+    return mask_ids_in_text(";".join(parts))
+
+
+def _last_decision_text(decision: str | None, decided_at: datetime | None) -> str:
+    if not decision:
+        return PENDING
+    return f"{decision}({decided_at:%Y-%m-%d})" if decided_at else decision
+
+
+def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at: datetime) -> bytes:
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False})
+    wb.set_properties({"title": f"核查名单 {quarter} {district}", "subject": "社会救助数据比对核查名单"})
+    title_fmt = wb.add_format({"bold": True, "font_size": 13})
+    header_fmt = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "vcenter"})
+    cell_fmt = wb.add_format({"text_wrap": True, "valign": "top", "num_format": "@"})
+    input_fmt = wb.add_format({"bg_color": "#FFF2CC", "border": 1, "valign": "top", "text_wrap": True, "num_format": "@"})
+    deadline = report_deadline(quarter)
+    headers = [h for h, _ in COLUMNS]
+    col = {h: i for i, h in enumerate(headers)}
+
+    for family, family_name in FAMILIES.items():
+        ws = wb.add_worksheet(family_name)
+        part = rows.filter(pl.col("family") == family)
+        ws.write(
+            TITLE_ROW, 0,
+            f"{quarter} {district} {family_name} 核查名单(共{part.height}条;请于{deadline:%Y年%m月%d日}前填写“核查结论”并反馈)",
+            title_fmt,
+        )
+        for i, (header, width) in enumerate(COLUMNS):
+            ws.write_string(HEADER_ROW, i, header, header_fmt)
+            ws.set_column(i, i, width)
+        for n, rec in enumerate(part.iter_rows(named=True), start=1):
+            r = HEADER_ROW + n
+            values = {
+                COL_SEQ: str(n),
+                COL_RULE: rec["rule_code"],
+                COL_RULE_NAME: rule_label(rec["rule_code"]),
+                COL_STREET: rec["street"] or "",
+                COL_COMMUNITY: rec["community"] or "",
+                COL_NAME: rec["name"] or "",
+                COL_ID: mask_id(rec["id_number"]),
+                COL_REASON: mask_ids_in_text(rec["reason"]),
+                COL_EVIDENCE: _evidence_text(rec["evidence"]),
+                COL_FIRST_SEEN: rec["first_seen"] or "",
+                COL_LAST_DECISION: _last_decision_text(rec["last_decision"], rec["last_decided_at"]),
+                COL_FLAG_ID: rec["flag_id"],
+            }
+            for header, value in values.items():
+                ws.write_string(r, col[header], str(value), cell_fmt)
+            for header in INPUT_COLUMNS:
+                ws.write_blank(r, col[header], None, input_fmt)
+        last = HEADER_ROW + max(part.height, 1)
+        ws.freeze_panes(HEADER_ROW + 1, 0)
+        ws.autofilter(HEADER_ROW, 0, last, len(COLUMNS) - 1)
+        ws.data_validation(
+            HEADER_ROW + 1, col[COL_DECISION], max(last, HEADER_ROW + 1), col[COL_DECISION],
+            {
+                "validate": "list",
+                "source": list(DECISIONS),
+                "input_title": "核查结论",
+                "input_message": "请从下拉列表中选择",
+                "error_title": "核查结论无效",
+                "error_message": "只能选择:" + "、".join(DECISIONS),
+            },
+        )
+
+    info = wb.add_worksheet(INFO_SHEET)
+    info.set_column(0, 0, 14)
+    info.set_column(1, 1, 80)
+    lines = [
+        (INFO_QUARTER, quarter),
+        (INFO_DISTRICT, district),
+        ("导出时间", f"{exported_at:%Y-%m-%d %H:%M}"),
+        ("反馈截止", f"{deadline:%Y年%m月%d日}(每季度最后一个月12日前)"),
+        ("核查结论", "只能选择:" + "、".join(DECISIONS) + ";未核查的行请留空。"),
+        ("核查说明", "写明入户核查情况,如已纳入的救助类别、不属实的原因。"),
+        ("核查人", "填写核查人员姓名。"),
+        ("注意", "请勿修改“核查编号”列,不要增删工作表;可以排序、筛选。身份证号已脱敏。"),
+    ]
+    for i, (k, v) in enumerate(lines):
+        info.write_string(i, 0, k, header_fmt)
+        info.write_string(i, 1, v, cell_fmt)
+    wb.close()
+    return buf.getvalue()
+
+
+def export_district_workbooks(
+    con: duckdb.DuckDBPyConnection,
+    quarter: str,
+    exports_dir: Path | str,
+    *,
+    actor: str | None = None,
+    now: datetime | None = None,
+) -> list[ExportedWorkbook]:
+    """Write one 核查名单 per district that has flags in `quarter`; return what was written.
+
+    Workbooks of the quarter left from an earlier export for a district that no longer has flags
+    are removed, so the folder always matches the warehouse.
+    """
+    check_quarter(quarter)
+    now = now or datetime.now()
+    actor = actor if actor is not None else default_actor()
+    data = con.sql(EXPORT_SQL, params=[quarter, UNASSIGNED_DISTRICT, quarter]).pl()
+    data = data.with_columns(pl.col("rule_code").map_elements(rule_family, return_dtype=pl.String).alias("family"))
+    out: list[ExportedWorkbook] = []
+    for district in data.get_column("district").unique().sort().to_list():
+        rows = data.filter(pl.col("district") == district)
+        path = workbook_path(exports_dir, quarter, district)
+        sha = write_private(path, _build_workbook(quarter, district, rows, now))
+        rules = dict(sorted(rows.group_by("rule_code").len().iter_rows()))
+        out.append(ExportedWorkbook(district, path, rows.height, rules, sha))
+    written = {w.path for w in out}
+    quarter_dir = Path(exports_dir) / quarter
+    if quarter_dir.is_dir():
+        for old in quarter_dir.glob(f"核查名单_{quarter}_*.xlsx"):
+            if old not in written:
+                old.unlink()
+    with transaction(con):
+        for w in out:
+            audit(
+                con, action=ACTION_EXPORT, quarter=quarter, district=w.district, file=w.path,
+                sha256=w.sha256, actor=actor, rows=w.rows, details={"rules": w.rules}, at=now,
+            )
+    return out
+
+
+# ---- import -------------------------------------------------------------------------------------
+@dataclass
+class RowProblem:
+    sheet: str
+    row: int  # the row number Excel shows
+    flag_id: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"工作表“{self.sheet}”第{self.row}行:{self.reason}"
+
+
+@dataclass
+class ImportResult:
+    file: str
+    quarter: str
+    district: str
+    applied: int = 0  # reviews written
+    unchanged: int = 0  # same decision and note as the latest review: skipped
+    empty: int = 0  # no decision: skipped silently
+    problems: list[RowProblem] = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [
+            f"文件 {self.file}({self.quarter} {self.district}):"
+            f"写入核查结论 {self.applied} 条,与已有结论相同而跳过 {self.unchanged} 条,"
+            f"未填写核查结论 {self.empty} 行,无法导入 {len(self.problems)} 行。"
+        ]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class WorkbookError(ValueError):
+    """The file is not a 核查名单 this importer can read (message in Chinese)."""
+
+
+def _norm_decision(value: object) -> str:
+    if value is None:
+        return ""
+    s = unicodedata.normalize("NFKC", str(value))
+    return "".join(ch for ch in s if not ch.isspace())
+
+
+def _norm_text(value: object) -> str | None:
+    if value is None:
+        return None
+    s = str(value).strip()
+    return s or None
+
+
+def _norm_header(value: object) -> str:
+    return _norm_decision(value)
+
+
+def _workbook_identity(wb, path: Path) -> tuple[str, str]:
+    quarter = district = None
+    if INFO_SHEET in wb.sheetnames:
+        for row in wb[INFO_SHEET].iter_rows(min_row=1, max_row=20, max_col=2, values_only=True):
+            key = _norm_header(row[0]) if row else ""
+            if key == INFO_QUARTER and row[1]:
+                quarter = str(row[1]).strip()
+            elif key == INFO_DISTRICT and row[1]:
+                district = str(row[1]).strip()
+    m = WORKBOOK_NAME.search(path.name)
+    if m:
+        quarter = quarter or m.group(1)
+        district = district or m.group(2)
+    if not quarter or not district:
+        raise WorkbookError(f"{path.name}:找不到“{INFO_SHEET}”工作表中的季度和区,也无法从文件名识别,不是本系统导出的核查名单")
+    check_quarter(quarter)
+    return quarter, district
+
+
+def _read_rows(wb, path: Path) -> list[dict]:
+    """Every data row of every family sheet: sheet, Excel row number, flag_id, decision, note, reviewer."""
+    wanted = {_norm_header(h): h for h in (COL_FLAG_ID, *INPUT_COLUMNS)}
+    flag_key = _norm_header(COL_FLAG_ID)
+    rows: list[dict] = []
+    seen_sheet = False
+    for ws in wb.worksheets:
+        if ws.title == INFO_SHEET:
+            continue
+        header_at, cols = None, {}
+        for r_idx, row in enumerate(ws.iter_rows(min_row=1, max_row=6, values_only=True), start=1):
+            found = {}
+            for c_idx, cell in enumerate(row):
+                key = _norm_header(cell)
+                # Accept the flag_id header with or without its "(请勿修改)" suffix.
+                if key.startswith("核查编号"):
+                    key = flag_key
+                if key in wanted and wanted[key] not in found:
+                    found[wanted[key]] = c_idx
+            if COL_FLAG_ID in found and COL_DECISION in found:
+                header_at, cols = r_idx, found
+                break
+        if header_at is None:
+            continue
+        seen_sheet = True
+        for r_idx, row in enumerate(ws.iter_rows(min_row=header_at + 1, values_only=True), start=header_at + 1):
+            def cell(name: str):
+                i = cols.get(name)
+                return row[i] if i is not None and i < len(row) else None
+
+            flag_id, decision = _norm_text(cell(COL_FLAG_ID)), cell(COL_DECISION)
+            note, reviewer = _norm_text(cell(COL_NOTE)), _norm_text(cell(COL_REVIEWER))
+            if flag_id is None and _norm_decision(decision) == "" and note is None and reviewer is None:
+                continue  # blank row
+            rows.append(
+                {"sheet": ws.title, "row": r_idx, "flag_id": flag_id, "decision": _norm_decision(decision),
+                 "raw_decision": decision, "note": note, "reviewer": reviewer}
+            )
+    if not seen_sheet:
+        raise WorkbookError(f"{path.name}:没有找到含“{COL_FLAG_ID}”和“{COL_DECISION}”列的工作表,不是本系统导出的核查名单")
+    return rows
+
+
+# The district each flag belongs to (its row in the workbook's quarter, else its latest quarter)
+# and its latest review. Parameters: unassigned label, quarter, flag_ids, flag_ids.
+FLAG_STATE_SQL = """
+WITH wanted AS (SELECT DISTINCT unnest(?::VARCHAR[]) AS flag_id),
+flag_district AS (
+    SELECT f.flag_id,
+           arg_max(coalesce(f.district, ?), CASE WHEN f.quarter = ? THEN '9999Q9' ELSE f.quarter END) AS district
+    FROM flags AS f JOIN wanted USING (flag_id)
+    GROUP BY f.flag_id
+),
+latest AS (
+    SELECT flag_id, decision, note
+    FROM (
+        SELECT r.flag_id, r.decision, r.note,
+               row_number() OVER (PARTITION BY r.flag_id ORDER BY r.decided_at DESC, r.rowid DESC) AS rn
+        FROM reviews AS r JOIN wanted USING (flag_id)
+    )
+    WHERE rn = 1
+)
+SELECT d.flag_id, d.district, l.decision, l.note
+FROM flag_district AS d LEFT JOIN latest AS l USING (flag_id)
+"""
+
+INSERT_REVIEWS = """
+INSERT INTO reviews (flag_id, decision, note, reviewer, decided_at, quarter, import_file, import_row)
+SELECT flag_id, decision, note, reviewer, decided_at, quarter, import_file, import_row FROM new_reviews
+"""
+
+# flags.review_status shows the latest decision, in every quarter the flag appears.
+UPDATE_STATUS = """
+UPDATE flags SET review_status = n.decision
+FROM new_reviews AS n
+WHERE flags.flag_id = n.flag_id
+"""
+
+
+def import_reviews(
+    con: duckdb.DuckDBPyConnection,
+    path: Path | str,
+    *,
+    reviewer: str | None = None,
+    now: datetime | None = None,
+) -> ImportResult:
+    """Validate a filled 核查名单 and append its decisions to `reviews` (one transaction).
+
+    `reviewer` is used for rows whose 核查人 cell is empty. Rows that cannot be applied are
+    returned in `problems`; the others are applied.
+    """
+    path = Path(path)
+    now = now or datetime.now()
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # not an xlsx, corrupt, missing
+        raise WorkbookError(f"{path.name}:无法作为 Excel 工作簿打开({type(exc).__name__})") from exc
+    try:
+        quarter, district = _workbook_identity(wb, path)
+        rows = _read_rows(wb, path)
+    finally:
+        wb.close()
+    result = ImportResult(path.name, quarter, district)
+
+    filled = []
+    for r in rows:
+        if r["decision"] == "":
+            result.empty += 1
+        elif r["flag_id"] is None:
+            result.problems.append(RowProblem(r["sheet"], r["row"], None, "核查编号为空,无法对应到核查对象,本行未导入"))
+        elif r["decision"] not in DECISIONS:
+            result.problems.append(RowProblem(
+                r["sheet"], r["row"], r["flag_id"],
+                f"核查结论“{mask_ids_in_text(r['raw_decision'])}”不是可选值({'、'.join(DECISIONS)})之一,本行未导入",
+            ))
+        else:
+            filled.append(r)
+
+    ids = sorted({r["flag_id"] for r in filled})
+    state = {
+        fid: (d, dec, note)
+        for fid, d, dec, note in con.execute(
+            FLAG_STATE_SQL, [ids, UNASSIGNED_DISTRICT, quarter]
+        ).fetchall()
+    }
+
+    # A flag_id filled in several rows: one review if they agree, none if they disagree.
+    by_flag: dict[str, list[dict]] = {}
+    for r in filled:
+        by_flag.setdefault(r["flag_id"], []).append(r)
+
+    new = []
+    for fid, group in by_flag.items():
+        first = group[0]
+        if fid not in state:
+            for r in group:
+                result.problems.append(RowProblem(
+                    r["sheet"], r["row"], fid, f"核查编号“{mask_ids_in_text(fid)}”在数据库中不存在,本行未导入"
+                ))
+            continue
+        flag_district, last_decision, last_note = state[fid]
+        if flag_district != district:
+            for r in group:
+                result.problems.append(RowProblem(
+                    r["sheet"], r["row"], fid, f"该条属于{flag_district},不属于本名单的{district},本行未导入"
+                ))
+            continue
+        if len({(r["decision"], r["note"]) for r in group}) > 1:
+            where = "、".join(f"“{r['sheet']}”第{r['row']}行" for r in group)
+            for r in group:
+                result.problems.append(RowProblem(
+                    r["sheet"], r["row"], fid,
+                    f"同一核查编号在本表中出现多次且结论或说明不一致({where}),均未导入,请核对后重新导入",
+                ))
+            continue
+        if last_decision == first["decision"] and (last_note or None) == first["note"]:
+            result.unchanged += len(group)
+            continue
+        result.unchanged += len(group) - 1
+        new.append({
+            "flag_id": fid,
+            "decision": first["decision"],
+            "note": first["note"],
+            "reviewer": first["reviewer"] or reviewer,
+            "decided_at": now,
+            "quarter": quarter,
+            "import_file": path.name,
+            "import_row": first["row"],
+        })
+
+    result.applied = len(new)
+    result.problems.sort(key=lambda p: (p.sheet, p.row))
+    new_reviews = pl.DataFrame(
+        new,
+        schema={
+            "flag_id": pl.String, "decision": pl.String, "note": pl.String, "reviewer": pl.String,
+            "decided_at": pl.Datetime("us"), "quarter": pl.String, "import_file": pl.String,
+            "import_row": pl.Int32,
+        },
+    )
+    sha = file_sha256(path)
+    con.register("new_reviews", new_reviews)
+    try:
+        with transaction(con):
+            if new:
+                con.execute(INSERT_REVIEWS).fetchall()
+                con.execute(UPDATE_STATUS).fetchall()
+            audit(
+                con, action=ACTION_IMPORT, quarter=quarter, district=district, file=path, sha256=sha,
+                actor=reviewer, rows=result.applied, at=now,
+                details={"unchanged": result.unchanged, "empty": result.empty, "problems": len(result.problems)},
+            )
+    finally:
+        con.unregister("new_reviews")
+    return result

@@ -1,0 +1,221 @@
+"""District verification workbooks: export, fill, import back into `reviews`."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+from datetime import datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from matchers import warehouse
+from matchers.reports.labels import DECISIONS, FAMILIES
+from matchers.reports.workbooks import (
+    COL_DECISION,
+    COL_FLAG_ID,
+    COL_NOTE,
+    COL_REVIEWER,
+    INFO_SHEET,
+    WorkbookError,
+    export_district_workbooks,
+    import_reviews,
+    workbook_path,
+)
+
+Q = "2026Q3"
+FULL_ID = re.compile(r"\d{17}[\dXx]")
+
+PERSONS = [
+    # person_id, id_number, name, district
+    ("P1", "420115198001011234", "王秀英", "江夏区"),
+    ("P2", "42011519751212567X", "李建国", "江夏区"),
+    ("P3", "420111196505053456", "张伟", "洪山区"),
+    ("P4", "420115201003037890", "刘小明", "江夏区"),
+]
+FLAGS = [
+    # flag_id, rule_code, person_id, district, reason, first_seen
+    ("F-M02-1", "M02", "P1", "江夏区", "王秀英(4201**********1234) 残疾等级二级,未享受重度残疾人护理补贴", "2026Q2"),
+    ("F-R01-2", "R01", "P2", "江夏区", "李建国(4201**********567X) 已脱贫户人均纯收入6500元,低于监测线7800元", Q),
+    ("F-Q03-4", "Q03", "P4", "江夏区", "刘小明 仅有学籍号,无可用身份证号", Q),
+    ("F-M02-3", "M02", "P3", "洪山区", "张伟(4201**********3456) 残疾等级一级,未享受重度残疾人护理补贴", Q),
+]
+
+
+def _warehouse(tmp_path: Path):
+    con = warehouse.connect(tmp_path / "wh.duckdb")
+    for pid, idn, name, district in PERSONS:
+        con.execute(
+            "INSERT INTO persons (person_id, id_number, name, district) VALUES (?, ?, ?, ?)",
+            [pid, idn, name, district],
+        ).fetchall()
+        con.execute(
+            "INSERT INTO source_records (quarter, source, source_file, source_row, person_id, name_raw, id_raw,"
+            " id_norm, district, street, community) VALUES (?, 'disability', 'disability.csv', ?, ?, ?, ?, ?, ?,"
+            " '纸坊街道', '大桥社区')",
+            [Q, int(pid[1:]), pid, name, idn, idn, district],
+        ).fetchall()
+    for fid, rule, pid, district, reason, first_seen in FLAGS:
+        evidence = json.dumps([{"source": "disability", "source_file": "disability.csv", "source_row": int(pid[1:])}])
+        con.execute(
+            "INSERT INTO flags (quarter, flag_id, rule_code, person_id, district, reason, evidence, first_seen,"
+            " review_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '待核查')",
+            [Q, fid, rule, pid, district, reason, evidence, first_seen],
+        ).fetchall()
+    return con
+
+
+def _fill(path: Path, decisions: dict[str, tuple[str, str | None, str | None]], extra_rows=()) -> None:
+    """Write decision/note/reviewer for the given flag_ids, and append `extra_rows` to the first sheet."""
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        if ws.title == INFO_SHEET:
+            continue
+        header = [c.value for c in ws[2]]
+        col = {h: i + 1 for i, h in enumerate(header)}
+        for r in range(3, ws.max_row + 1):
+            fid = ws.cell(r, col[COL_FLAG_ID]).value
+            if fid in decisions:
+                decision, note, reviewer = decisions[fid]
+                ws.cell(r, col[COL_DECISION]).value = decision
+                ws.cell(r, col[COL_NOTE]).value = note
+                ws.cell(r, col[COL_REVIEWER]).value = reviewer
+    ws = wb.worksheets[0]
+    header = [c.value for c in ws[2]]
+    col = {h: i + 1 for i, h in enumerate(header)}
+    for fid, decision in extra_rows:
+        r = ws.max_row + 1
+        ws.cell(r, col[COL_FLAG_ID]).value = fid
+        ws.cell(r, col[COL_DECISION]).value = decision
+    wb.save(path)
+
+
+def _reviews(con) -> list[tuple]:
+    return con.execute(
+        "SELECT flag_id, decision, note, reviewer, decided_at, quarter, import_file, import_row"
+        " FROM reviews ORDER BY rowid"
+    ).fetchall()
+
+
+@pytest.fixture
+def exported(tmp_path):
+    con = _warehouse(tmp_path)
+    out = export_district_workbooks(con, Q, tmp_path / "exports", actor="测试")
+    yield con, {w.district: w for w in out}, tmp_path
+    con.close()
+
+
+def test_each_district_gets_only_its_flags_with_masked_ids(exported):
+    con, out, _ = exported
+    assert set(out) == {"江夏区", "洪山区"}
+    assert out["江夏区"].rows == 3 and out["洪山区"].rows == 1
+    assert out["江夏区"].rules == {"M02": 1, "Q03": 1, "R01": 1}
+    for district, w in out.items():
+        assert w.path == workbook_path(Path(w.path).parents[1], Q, district)
+        assert stat.S_IMODE(w.path.stat().st_mode) == 0o600
+        wb = openpyxl.load_workbook(w.path)
+        assert wb.sheetnames == [*FAMILIES.values(), INFO_SHEET]
+        flag_ids, texts = set(), []
+        for ws in wb.worksheets:
+            for row in ws.iter_rows(values_only=True):
+                texts += [str(v) for v in row if v is not None]
+            if ws.title != INFO_SHEET:
+                header = [c.value for c in ws[2]]
+                fid_col = header.index(COL_FLAG_ID)
+                flag_ids |= {r[fid_col] for r in ws.iter_rows(min_row=3, values_only=True) if r[fid_col]}
+                assert ws.freeze_panes == "A3"
+                assert ws.auto_filter.ref is not None
+                dv = [d for d in ws.data_validations.dataValidation if d.type == "list"]
+                assert dv and all(x in dv[0].formula1 for x in DECISIONS)
+        expected = {f[0] for f in FLAGS if f[3] == district}
+        assert flag_ids == expected
+        unmasked = [t for t in texts if FULL_ID.search(t)]
+        assert unmasked == [], unmasked
+        assert any("4201**********1234" in t for t in texts) or district != "江夏区"
+    audit = con.execute("SELECT action, district, rows, actor FROM audit_log ORDER BY district").fetchall()
+    assert audit == [("export_workbook", "江夏区", 3, "测试"), ("export_workbook", "洪山区", 1, "测试")]
+
+
+def test_filled_workbook_round_trips_into_reviews(exported):
+    con, out, _ = exported
+    path = out["江夏区"].path
+    _fill(path, {
+        "F-M02-1": ("属实已纳入救助", "已于8月纳入护理补贴", "陈敏"),
+        "F-R01-2": ("不属实", None, None),
+    })
+    result = import_reviews(con, path, reviewer="导入员", now=datetime(2026, 9, 5, 10, 0))
+    assert (result.applied, result.unchanged, result.empty, result.problems) == (2, 0, 1, [])
+    rows = _reviews(con)
+    assert sorted((r[0], r[1], r[2], r[3], r[5], r[6]) for r in rows) == [
+        ("F-M02-1", "属实已纳入救助", "已于8月纳入护理补贴", "陈敏", Q, path.name),
+        ("F-R01-2", "不属实", None, "导入员", Q, path.name),
+    ]
+    assert all(r[7] >= 3 for r in rows)
+    status = dict(con.execute("SELECT flag_id, review_status FROM flags").fetchall())
+    assert status == {"F-M02-1": "属实已纳入救助", "F-R01-2": "不属实", "F-Q03-4": "待核查", "F-M02-3": "待核查"}
+    # A re-export shows the decision as the last one and still scans clean.
+    again = export_district_workbooks(con, Q, Path(path).parents[1])
+    wb = openpyxl.load_workbook([w for w in again if w.district == "江夏区"][0].path)
+    cells = [str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if v]
+    assert any(c.startswith("属实已纳入救助(2026-09-05)") for c in cells)
+
+
+def test_bad_rows_are_reported_and_the_rest_applied(exported):
+    con, out, _ = exported
+    path = out["江夏区"].path
+    _fill(
+        path,
+        {"F-M02-1": ("属实待处理", "下周复查", "陈敏"), "F-Q03-4": ("已核实", None, None)},
+        extra_rows=[("F-NOPE-9", "不属实"), ("F-M02-3", "不属实")],
+    )
+    result = import_reviews(con, path)
+    assert result.applied == 1
+    reasons = {p.flag_id: p.reason for p in result.problems}
+    assert set(reasons) == {"F-Q03-4", "F-NOPE-9", "F-M02-3"}
+    assert "不是可选值" in reasons["F-Q03-4"] and "已核实" in reasons["F-Q03-4"]
+    assert "不存在" in reasons["F-NOPE-9"]
+    assert "洪山区" in reasons["F-M02-3"] and "江夏区" in reasons["F-M02-3"]
+    assert all(p.row >= 3 for p in result.problems)
+    assert [r[0] for r in _reviews(con)] == ["F-M02-1"]
+    assert "无法导入 3 行" in result.summary()
+
+
+def test_importing_twice_changes_nothing_and_reviews_are_never_changed(exported):
+    con, out, _ = exported
+    path = out["江夏区"].path
+    _fill(path, {"F-M02-1": ("属实待处理", "下周复查", "陈敏"), "F-R01-2": ("无法核实", "联系不上", "陈敏")})
+    first = import_reviews(con, path, now=datetime(2026, 9, 1))
+    before = _reviews(con)
+    second = import_reviews(con, path, now=datetime(2026, 9, 2))
+    assert (first.applied, second.applied, second.unchanged) == (2, 0, 2)
+    assert _reviews(con) == before
+    # A later decision is appended; the earlier review row stays exactly as it was.
+    _fill(path, {"F-M02-1": ("属实已纳入救助", "已纳入", "陈敏")})
+    third = import_reviews(con, path, now=datetime(2026, 9, 3))
+    assert third.applied == 1 and third.unchanged == 1
+    after = _reviews(con)
+    assert after[: len(before)] == before and len(after) == len(before) + 1
+    assert con.execute("SELECT review_status FROM flags WHERE flag_id = 'F-M02-1'").fetchall() == [("属实已纳入救助",)]
+    actions = con.execute("SELECT action, rows FROM audit_log WHERE action = 'import_workbook' ORDER BY logged_at").fetchall()
+    assert actions == [("import_workbook", 2), ("import_workbook", 0), ("import_workbook", 1)]
+
+
+def test_conflicting_rows_for_one_flag_are_not_applied(exported):
+    con, out, _ = exported
+    path = out["江夏区"].path
+    _fill(path, {"F-M02-1": ("属实待处理", None, None)}, extra_rows=[("F-M02-1", "不属实")])
+    result = import_reviews(con, path)
+    assert result.applied == 0 and len(result.problems) == 2
+    assert all("不一致" in p.reason for p in result.problems)
+    assert _reviews(con) == []
+
+
+def test_a_file_that_is_not_a_workbook_is_refused(tmp_path, exported):
+    con, _, _ = exported
+    bad = tmp_path / "核查名单_2026Q3_江夏区.xlsx"
+    bad.write_text("不是表格", encoding="utf-8")
+    with pytest.raises(WorkbookError, match="无法作为 Excel 工作簿打开"):
+        import_reviews(con, bad)
+    assert _reviews(con) == []
