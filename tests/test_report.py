@@ -1,0 +1,158 @@
+"""The quarterly report: counts per rule, new/carried/resolved, subsidy coverage, M06 share, chart."""
+
+from __future__ import annotations
+
+import re
+import stat
+from datetime import datetime
+
+import openpyxl
+import pytest
+
+from matchers import warehouse
+from matchers.reports import quarterly
+from matchers.reports.quarterly import report_figures, write_quarterly_reports
+
+Q, PREV = "2026Q3", "2026Q2"
+
+# quarter, flag_id, rule_code, person_id, district, first_seen, review_status
+FLAGS = [
+    (Q, "F1", "M02", "P1", "江夏区", Q, "待核查"),
+    (Q, "F2", "M06", "P3", "江夏区", PREV, "属实待处理"),
+    (Q, "F3", "R01", "P10", "江夏区", Q, "不属实"),
+    (Q, "F4", "M06", "P7", "洪山区", Q, "待核查"),
+    (Q, "F5", "Q03", "P8", "洪山区", PREV, "待核查"),
+    (PREV, "F2", "M06", "P3", "江夏区", PREV, "待核查"),
+    (PREV, "F5", "Q03", "P8", "洪山区", PREV, "待核查"),
+    (PREV, "F6", "R02", "P4", "江夏区", PREV, "待核查"),
+]
+
+# disability rows: person_id, district, grade, nursing_subsidy, living_subsidy
+DISABILITY = [
+    ("P1", "江夏区", 2, False, False),
+    ("P2", "江夏区", 1, True, False),
+    ("P3", "江夏区", 3, False, False),  # in 低保, no 生活补贴
+    ("P4", "江夏区", 4, False, True),  # in 低保, 生活补贴
+    ("P5", "江夏区", 1, True, False),  # 特困: not in the 生活补贴 denominator
+    ("P6", "洪山区", 2, False, False),
+    ("P6", "洪山区", 2, True, False),  # the same person twice: counted once, receiving
+]
+
+# assistance rows: person_id, household_id, relation, category, status, district
+ASSISTANCE = [
+    ("P3", "H1", "户主", "城市低保", "在保", "江夏区"),
+    ("P4", "H1", "配偶", "城市低保", "在保", "江夏区"),
+    ("P5", "H2", "户主", "农村特困", "在保", "江夏区"),
+    ("P7", "H3", "户主", "城市低保", "在保", "洪山区"),
+    ("P8", "H3", "子女", "城市低保", "在保", "洪山区"),
+    ("P9", "H4", "户主", "城市低保", "停保", "洪山区"),  # suspended: not 低保
+    ("P10", "H5", "户主", "农村低保", "在保", "江夏区"),
+]
+
+
+def _warehouse(tmp_path, resolved: str | None):
+    """resolved: "view" keeps the rules step's resolved_flags view, "table" replaces it with a table
+    without a district column, None drops it (a warehouse from before the rules step)."""
+    con = warehouse.connect(tmp_path / "wh.duckdb")
+    for q, fid, rule, pid, district, first_seen, status in FLAGS:
+        con.execute(
+            "INSERT INTO flags (quarter, flag_id, rule_code, person_id, district, reason, first_seen, review_status)"
+            " VALUES (?, ?, ?, ?, ?, '测试原因', ?, ?)",
+            [q, fid, rule, pid, district, first_seen, status],
+        ).fetchall()
+    for i, (pid, district, grade, nursing, living) in enumerate(DISABILITY, start=1):
+        con.execute(
+            "INSERT INTO source_records (quarter, source, source_file, source_row, person_id, district, grade,"
+            " nursing_subsidy, living_subsidy) VALUES (?, 'disability', 'disability.csv', ?, ?, ?, ?, ?, ?)",
+            [Q, i, pid, district, grade, nursing, living],
+        ).fetchall()
+    for i, (pid, hid, relation, category, status, district) in enumerate(ASSISTANCE, start=1):
+        con.execute(
+            "INSERT INTO source_records (quarter, source, source_file, source_row, person_id, household_id,"
+            " relation, category, status, district) VALUES (?, 'assistance', 'assistance.csv', ?, ?, ?, ?, ?, ?, ?)",
+            [Q, i, pid, hid, relation, category, status, district],
+        ).fetchall()
+    if resolved != "view":
+        con.execute("DROP VIEW IF EXISTS resolved_flags").fetchall()
+    if resolved == "table":
+        con.execute(
+            "CREATE TABLE resolved_flags (quarter VARCHAR, flag_id VARCHAR, rule_code VARCHAR, person_id VARCHAR)"
+        ).fetchall()
+        con.execute("INSERT INTO resolved_flags VALUES (?, 'F6', 'R02', 'P4')", [Q]).fetchall()
+    return con
+
+
+def _rule(fig, code):
+    return fig.rules.filter(fig.rules["rule_code"] == code).row(0, named=True)
+
+
+@pytest.mark.parametrize("resolved", ["view", "table"])
+def test_report_counts_per_rule_and_new_carried_resolved(tmp_path, resolved):
+    con = _warehouse(tmp_path, resolved=resolved)
+    city = report_figures(con, Q)
+    assert city.rules.height == 14
+    m06 = _rule(city, "M06")
+    assert (m06["total"], m06["new"], m06["carried"], m06["pending"], m06["d1"]) == (2, 1, 1, 1, 1)
+    assert _rule(city, "R02")["resolved"] == 1  # F6 was flagged in 2026Q2 and is gone in 2026Q3
+    assert city.totals["total"] == 5 and city.totals["new"] == 3 and city.totals["carried"] == 2
+    assert city.totals["resolved"] == 1 and city.totals["pending"] == 3
+    jx = report_figures(con, Q, "江夏区")
+    assert (jx.totals["total"], jx.totals["resolved"], _rule(jx, "M02")["total"]) == (3, 1, 1)
+    hs = report_figures(con, Q, "洪山区")
+    assert (hs.totals["total"], hs.totals["resolved"], hs.totals["carried"]) == (2, 0, 1)
+
+
+def test_subsidy_coverage_and_expenditure_poverty_share(tmp_path):
+    con = _warehouse(tmp_path, resolved=None)
+    jx = report_figures(con, Q, "江夏区")
+    assert (jx.severe, jx.severe_nursing, jx.dibao_disabled, jx.dibao_living) == (3, 2, 2, 1)
+    assert jx.nursing_coverage == pytest.approx(2 / 3) and jx.living_coverage == pytest.approx(0.5)
+    assert (jx.dibao_households, jx.dibao_persons, jx.m06) == (2, 3, 1)
+    assert jx.expenditure_poverty_share == pytest.approx(0.5)
+    hs = report_figures(con, Q, "洪山区")
+    assert (hs.severe, hs.severe_nursing, hs.dibao_disabled) == (1, 1, 0)
+    assert hs.living_coverage is None and hs.dibao_households == 1
+    city = report_figures(con, Q)
+    assert (city.severe, city.severe_nursing, city.dibao_disabled, city.dibao_living) == (4, 3, 2, 1)
+    assert city.expenditure_poverty_share == pytest.approx(2 / 3)
+    assert not city.resolved_known
+    assert city.by_district["district"].to_list() == ["洪山区", "江夏区"]
+
+
+def test_report_workbooks_with_chart_are_written_private_and_audited(tmp_path):
+    con = _warehouse(tmp_path, resolved=None)
+    out = write_quarterly_reports(con, Q, tmp_path / "exports", actor="测试", now=datetime(2026, 9, 1, 9, 0))
+    assert [r.scope for r in out] == ["全市", "洪山区", "江夏区"]
+    for rep in out:
+        assert rep.path.name == f"报表_{Q}_{rep.scope}.xlsx"
+        for p in (rep.path, rep.chart_path):
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600
+        assert rep.chart_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        wb = openpyxl.load_workbook(rep.path)
+        summary = wb["概况"]
+        assert len(summary._images) == 1
+        texts = [str(v) for row in summary.iter_rows(values_only=True) for v in row if v is not None]
+        assert any("2026年09月12日" in t for t in texts)
+        assert "已销号" in " ".join(texts) and any("resolved_flags" in t for t in texts)
+        assert not any(re.search(r"\d{17}[\dXx]", t) for t in texts)
+    city = openpyxl.load_workbook(out[0].path)
+    assert city.sheetnames == ["概况", "按规则", "按区"]
+    by_rule = {row[1]: row for row in city["按规则"].iter_rows(min_row=2, values_only=True)}
+    assert by_rule["M06"][3:6] == (2, 1, 1)
+    summary = {row[0]: row for row in city["概况"].iter_rows(min_row=6, values_only=True) if row[0]}
+    assert summary["护理补贴覆盖率"][1:] == ("75.0%", "100.0%", "未达标")
+    assert summary["支出型贫困户占低保户比例"][1:] == ("66.7%", "≥10%", "达标")
+    assert "按区" not in openpyxl.load_workbook(out[2].path).sheetnames
+    audit = con.execute("SELECT action, district, rows FROM audit_log ORDER BY district").fetchall()
+    assert audit == [("export_report", "全市", 5), ("export_report", "江夏区", 3), ("export_report", "洪山区", 2)]
+
+
+def test_chart_renders_without_a_cjk_font(tmp_path, monkeypatch):
+    con = _warehouse(tmp_path, resolved=None)
+    counts = quarterly.flags_by_district_quarter(con, Q)
+    assert set(counts["quarter"].to_list()) == {PREV, Q}
+    monkeypatch.setattr(quarterly, "cjk_font", lambda: None)
+    png = quarterly.render_chart(counts, "核查对象数", None)
+    assert png[:4] == b"\x89PNG"
+    empty = quarterly.render_chart(counts.head(0), "核查对象数", "江夏区")
+    assert empty[:4] == b"\x89PNG"
