@@ -156,3 +156,32 @@ def test_chart_renders_without_a_cjk_font(tmp_path, monkeypatch):
     assert png[:4] == b"\x89PNG"
     empty = quarterly.render_chart(counts.head(0), "核查对象数", "江夏区")
     assert empty[:4] == b"\x89PNG"
+
+
+def test_report_assets_materialize_with_counts_and_chart_metadata(tmp_path):
+    from dagster import DagsterInstance, materialize
+
+    from assets.partitions import QUARTER_PARTITIONS_NAME
+    from assets.reports import district_workbooks, quarterly_report
+    from assets.resources import WarehouseResource
+
+    _warehouse(tmp_path, resolved="view").close()
+    resource = WarehouseResource(
+        path=str(tmp_path / "wh.duckdb"), extracts_dir=str(tmp_path), exports_dir=str(tmp_path / "exports")
+    )
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [Q])
+    result = materialize(
+        [district_workbooks, quarterly_report], resources={"warehouse": resource}, partition_key=Q, instance=instance
+    )
+    assert result.success
+    meta = {ev.asset_key.path[-1]: ev.materialization.metadata for ev in result.get_asset_materialization_events()}
+    assert meta["district_workbooks"]["workbooks"].value == 2 and meta["district_workbooks"]["flags"].value == 5
+    assert "| 江夏区 | 3 |" in meta["district_workbooks"]["per_district"].value
+    assert meta["quarterly_report"]["chart"].value.startswith("![")
+    assert "data:image/png;base64," in meta["quarterly_report"]["chart"].value
+    assert meta["quarterly_report"]["nursing_subsidy_coverage"].value == "75.0%"
+    for m in meta.values():
+        for v in m.values():
+            assert not re.search(r"(?<![A-Za-z0-9+/])\d{17}[\dXx](?![0-9])", str(v.value))
+    assert (tmp_path / "exports" / Q / f"核查名单_{Q}_江夏区.xlsx").exists()

@@ -219,3 +219,21 @@ def test_a_file_that_is_not_a_workbook_is_refused(tmp_path, exported):
     with pytest.raises(WorkbookError, match="无法作为 Excel 工作簿打开"):
         import_reviews(con, bad)
     assert _reviews(con) == []
+
+
+def test_command_line_import_prints_chinese_summary_and_problem_rows(exported, capsys):
+    from pipelines.import_reviews import main
+
+    con, out, tmp_path = exported
+    path = out["江夏区"].path
+    _fill(path, {"F-M02-1": ("属实待处理", None, None), "F-R01-2": ("待定", None, None)})
+    con.close()
+    code = main([str(path), "--reviewer", "陈敏", "--warehouse", str(tmp_path / "wh.duckdb")])
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "写入核查结论 1 条" in printed and "第" in printed and "“待定”不是可选值" in printed
+    assert main([str(tmp_path / "没有这个文件.xlsx"), "--warehouse", str(tmp_path / "wh.duckdb")]) == 2
+    assert "文件不存在" in capsys.readouterr().err
+    con = warehouse.connect(tmp_path / "wh.duckdb")
+    assert con.execute("SELECT flag_id, reviewer FROM reviews").fetchall() == [("F-M02-1", "陈敏")]
+    con.close()

@@ -7,10 +7,12 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from matchers.contract import QUARTER_PATTERN
 
@@ -113,3 +115,15 @@ def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
         "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]
     ).fetchall()
     return bool(rows[0][0])
+
+
+def frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None) -> pl.DataFrame:
+    """A query's result as a polars frame.
+
+    Through `execute`, which (unlike `con.sql`) does not refuse to run while an earlier result on
+    the connection is unfinished (the migration step leaves one behind).
+    """
+    result = con.execute(sql, params or [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Arrow output on a DB-API result makes an extra copy"
+        return pl.from_arrow(result.to_arrow_table())

@@ -28,7 +28,16 @@ import xlsxwriter
 from matchers.contract import DIBAO, RELATION_HEAD, SEVERE_GRADES, STATUS_ACTIVE, TEKUN, WUHAN_DISTRICTS
 from matchers.warehouse import transaction
 
-from ._io import audit, check_quarter, default_actor, report_deadline, safe_part, table_exists, write_private
+from ._io import (
+    audit,
+    check_quarter,
+    default_actor,
+    frame,
+    report_deadline,
+    safe_part,
+    table_exists,
+    write_private,
+)
 from .labels import (
     CITY,
     COVERAGE_TARGET,
@@ -225,12 +234,12 @@ class QuarterData:
 def quarter_data(con: duckdb.DuckDBPyConnection, quarter: str) -> QuarterData:
     check_quarter(quarter)
     u = UNASSIGNED_DISTRICT
-    rules = con.sql(RULE_COUNTS_SQL, params=[u, quarter, quarter, quarter]).pl()
+    rules = frame(con, RULE_COUNTS_SQL, [u, quarter, quarter, quarter])
     resolved_known = table_exists(con, "resolved_flags")
     if resolved_known:
         cols = {r[0] for r in con.execute("DESCRIBE resolved_flags").fetchall()}
         sql = RESOLVED_WITH_DISTRICT_SQL if "district" in cols else RESOLVED_VIA_FLAGS_SQL
-        resolved = con.sql(sql, params=[u, quarter]).pl()
+        resolved = frame(con, sql, [u, quarter])
     else:
         resolved = pl.DataFrame(schema={"district": pl.String, "rule_code": pl.String, "resolved": pl.Int64})
     keys = ["district", "rule_code"]
@@ -242,11 +251,12 @@ def quarter_data(con: duckdb.DuckDBPyConnection, quarter: str) -> QuarterData:
         "quarter": quarter, "unassigned": u, "dibao": list(DIBAO), "tekun": list(TEKUN),
         "active": STATUS_ACTIVE, "severe": list(SEVERE_GRADES),
     }
-    coverage = con.sql(COVERAGE_SQL, params=params).pl()
-    dibao = con.sql(
+    coverage = frame(con, COVERAGE_SQL, params)
+    dibao = frame(
+        con,
         DIBAO_SQL,
-        params={"quarter": quarter, "unassigned": u, "dibao": list(DIBAO), "active": STATUS_ACTIVE, "head": RELATION_HEAD},
-    ).pl()
+        {"quarter": quarter, "unassigned": u, "dibao": list(DIBAO), "active": STATUS_ACTIVE, "head": RELATION_HEAD},
+    )
     districts = (
         coverage.join(dibao, on="district", how="full", coalesce=True)
         .with_columns(pl.col(_DISTRICT_COLS).fill_null(0).cast(pl.Int64))
@@ -283,7 +293,7 @@ def cjk_font() -> str | None:
 
 def flags_by_district_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> pl.DataFrame:
     """Flag counts per district, quarter and rule family for the chart's quarters (≤ `quarter`)."""
-    df = con.sql(FLAGS_BY_QUARTER_SQL, params=[UNASSIGNED_DISTRICT, quarter]).pl()
+    df = frame(con, FLAGS_BY_QUARTER_SQL, [UNASSIGNED_DISTRICT, quarter])
     quarters = sorted(set(df["quarter"].to_list()))[-CHART_QUARTERS:]
     return (
         df.filter(pl.col("quarter").is_in(quarters))

@@ -26,7 +26,16 @@ import xlsxwriter
 from matchers.contract import SOURCE_LABELS
 from matchers.warehouse import transaction
 
-from ._io import audit, check_quarter, default_actor, file_sha256, report_deadline, safe_part, write_private
+from ._io import (
+    audit,
+    check_quarter,
+    default_actor,
+    file_sha256,
+    frame,
+    report_deadline,
+    safe_part,
+    write_private,
+)
 from .labels import (
     DECISIONS,
     FAMILIES,
@@ -261,7 +270,7 @@ def export_district_workbooks(
     check_quarter(quarter)
     now = now or datetime.now()
     actor = actor if actor is not None else default_actor()
-    data = con.sql(EXPORT_SQL, params=[quarter, UNASSIGNED_DISTRICT, quarter]).pl()
+    data = frame(con, EXPORT_SQL, [quarter, UNASSIGNED_DISTRICT, quarter])
     data = data.with_columns(pl.col("rule_code").map_elements(rule_family, return_dtype=pl.String).alias("family"))
     out: list[ExportedWorkbook] = []
     for district in data.get_column("district").unique().sort().to_list():
@@ -451,6 +460,8 @@ def import_reviews(
     """
     path = Path(path)
     now = now or datetime.now()
+    if not path.is_file():
+        raise WorkbookError(f"{path}:文件不存在")
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # not an xlsx, corrupt, missing

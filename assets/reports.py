@@ -1,0 +1,98 @@
+"""Reports: the district verification workbooks (核查名单) and the quarterly report (报表)."""
+
+import base64
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+
+from assets.partitions import quarter_partitions
+from assets.resources import WarehouseResource
+from matchers.reports.labels import RULE_NAMES
+from matchers.reports.quarterly import write_quarterly_reports
+from matchers.reports.workbooks import export_district_workbooks
+
+
+def _md_table(headers: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+@asset(
+    group_name="reports",
+    partitions_def=quarter_partitions,
+    deps=[AssetKey("flags")],
+    kinds={"duckdb", "excel"},
+)
+def district_workbooks(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    """核查名单: one workbook per district with its flags (IDs masked) for door-to-door verification."""
+    quarter = context.partition_key
+    with warehouse.connect() as con:
+        out = export_district_workbooks(con, quarter, warehouse.exports_dir, actor=f"dagster:{context.run_id}")
+    rules: dict[str, int] = {}
+    for w in out:
+        for code, n in w.rules.items():
+            rules[code] = rules.get(code, 0) + n
+    return MaterializeResult(
+        metadata={
+            "workbooks": len(out),
+            "flags": sum(w.rows for w in out),
+            "files": MetadataValue.json({w.district: str(w.path) for w in out}),
+            "per_district": MetadataValue.md(
+                _md_table(["区", "核查对象", "按规则"], [
+                    [w.district, w.rows, ", ".join(f"{c}:{n}" for c, n in w.rules.items())] for w in out
+                ])
+            ),
+            "per_rule": MetadataValue.md(
+                _md_table(["规则", "名称", "条数"], [[c, RULE_NAMES.get(c, c), n] for c, n in sorted(rules.items())])
+            ),
+        }
+    )
+
+
+@asset(
+    group_name="reports",
+    partitions_def=quarter_partitions,
+    deps=[AssetKey("flags")],
+    kinds={"duckdb", "excel"},
+)
+def quarterly_report(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    """季度报表 for the city and each district: counts per rule, subsidy coverage, 支出型贫困 share, chart."""
+    quarter = context.partition_key
+    with warehouse.connect() as con:
+        out = write_quarterly_reports(con, quarter, warehouse.exports_dir, actor=f"dagster:{context.run_id}")
+    city = out[0]
+    fig = city.figures
+    chart = base64.b64encode(city.chart_path.read_bytes()).decode("ascii")
+    rows = [
+        [r.scope, r.figures.totals["total"], r.figures.totals["new"], r.figures.totals["carried"],
+         r.figures.totals["resolved"] if r.figures.resolved_known else "—", _pct(r.figures.nursing_coverage),
+         _pct(r.figures.living_coverage), _pct(r.figures.expenditure_poverty_share)]
+        for r in out
+    ]
+    return MaterializeResult(
+        metadata={
+            "city_report": MetadataValue.path(str(city.path)),
+            "chart_path": MetadataValue.path(str(city.chart_path)),
+            "files": MetadataValue.json({r.scope: str(r.path) for r in out}),
+            "flags": fig.totals["total"],
+            "nursing_subsidy_coverage": _pct(fig.nursing_coverage),
+            "living_subsidy_coverage": _pct(fig.living_coverage),
+            "expenditure_poverty_share": _pct(fig.expenditure_poverty_share),
+            "per_rule": MetadataValue.md(
+                _md_table(["规则", "名称", "总数", "新发现", "延续", "已销号"], [
+                    [r["rule_code"], RULE_NAMES.get(r["rule_code"], r["rule_code"]), r["total"], r["new"],
+                     r["carried"], r["resolved"] if fig.resolved_known else "—"]
+                    for r in fig.rules.iter_rows(named=True)
+                ])
+            ),
+            "per_district": MetadataValue.md(
+                _md_table(["范围", "核查对象", "新发现", "延续", "已销号", "护理补贴覆盖率", "生活补贴覆盖率",
+                           "支出型贫困/低保户"], rows)
+            ),
+            "chart": MetadataValue.md(f"![核查对象数:各区,按季度](data:image/png;base64,{chart})"),
+        }
+    )
