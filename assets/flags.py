@@ -1,0 +1,61 @@
+"""Flags: the 14 rules of RULES.md over the resolved quarter, then publish the quarter."""
+
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, asset
+
+from assets.partitions import quarter_partitions
+from assets.resources import WarehouseResource
+from matchers import warehouse as wh
+from matchers.rules.config import RuleConfigError, load_config
+from matchers.rules.engine import RULES, contains_full_id, preview_markdown, run_rules
+
+
+@asset(
+    name="flags",
+    group_name="flags",
+    kinds={"duckdb"},
+    partitions_def=quarter_partitions,
+    deps=[AssetKey("source_records")],
+)
+def flags(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    """疑点规则:14条比对规则 → flags(保留核查结论,记录已销号疑点和所用阈值),并发布本季度。"""
+    quarter = context.partition_key
+    try:
+        config = load_config()
+    except RuleConfigError as exc:
+        raise Failure(description=str(exc)) from exc
+    for warning in config.warnings:
+        context.log.warning(warning)
+    with warehouse.connect() as con:
+        run = run_rules(con, quarter, config, run_id=context.run_id)
+        preview = preview_markdown(con, quarter)
+        published = wh.publish_quarter(con, quarter)
+    for note in run.skipped.values():
+        context.log.info(note)
+    if contains_full_id(preview):  # reasons carry masked IDs only; never let one through
+        preview = "(预览中出现未脱敏的身份证号,已隐藏)"
+    per_rule = "\n".join(
+        ["| 规则 | 名称 | 条数 |", "|---|---|---|"]
+        + [f"| {r.code} | {r.title} | {run.counts[r.code]} |" for r in RULES]
+    )
+    return MaterializeResult(
+        metadata={
+            "flags": run.total,
+            "new": run.new,
+            "carried": run.carried,
+            "resolved": run.resolved,
+            "previous_quarter": run.previous_quarter or "",
+            **{f"rule_{code}": n for code, n in run.counts.items()},
+            "per_rule": MetadataValue.md(per_rule),
+            "skipped": MetadataValue.json(run.skipped),
+            "thresholds": MetadataValue.json(
+                {
+                    "source": config.source,
+                    "sha256": config.sha256,
+                    "defaults": config.defaults,
+                    "districts": {d: config.for_district(d) for d in sorted(config.districts)},
+                }
+            ),
+            "published": MetadataValue.json(published),
+            "preview": MetadataValue.md(preview),
+        }
+    )

@@ -1,0 +1,49 @@
+"""The `flags` asset: runs the rules for its quarter partition, publishes, reports counts."""
+
+from __future__ import annotations
+
+import re
+
+from dagster import DagsterInstance, materialize
+
+from assets.flags import flags
+from assets.partitions import QUARTER_PARTITIONS_NAME
+from assets.resources import WarehouseResource
+from matchers import warehouse
+from rules_fixtures import open_warehouse
+
+Q = "2026Q3"
+FULL_ID = re.compile(r"\d{17}[\dXx]")
+
+
+def test_flags_asset_publishes_the_quarter_with_counts_and_masked_preview(tmp_path, monkeypatch):
+    w = open_warehouse(tmp_path, Q)
+    w.person("seo", "王秀英", seq=11)
+    w.person("head", "李建国", seq=12)
+    w.disability("seo", 1, nursing=False)
+    w.poverty("P1", [("head", "户主")], poverty_status="已脱贫", income_per_capita=7000)
+    w.load()
+    w.con.close()
+    monkeypatch.delenv("RULES_CONFIG", raising=False)
+
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [Q])
+    resource = WarehouseResource(
+        path=str(tmp_path / "rules.duckdb"), extracts_dir=str(tmp_path), exports_dir=str(tmp_path / "out")
+    )
+    result = materialize([flags], partition_key=Q, resources={"warehouse": resource}, instance=instance)
+    assert result.success
+    meta = result.asset_materializations_for_node("flags")[0].metadata
+    assert meta["rule_M02"].value == 1 and meta["rule_R01"].value == 1 and meta["rule_M06"].value == 1
+    assert meta["flags"].value == 3 and meta["new"].value == 3 and meta["resolved"].value == 0
+    for value in meta.values():
+        assert not FULL_ID.search(str(value.value))
+    assert "4201**********" in meta["preview"].value
+
+    con = warehouse.connect(tmp_path / "rules.duckdb")
+    try:
+        assert con.execute("SELECT count(*) FROM flags WHERE quarter = ?", [Q]).fetchone()[0] == 3
+        assert con.execute("SELECT count(*) FROM source_records WHERE quarter = ?", [Q]).fetchone()[0] == 2
+        assert con.execute("SELECT count(DISTINCT run_id) FROM rule_config_log").fetchone()[0] == 1
+    finally:
+        con.close()
