@@ -1,0 +1,705 @@
+"""The generator's true world: families, the persons in them, and what each source knows per quarter.
+
+A family is generated once (all quarters at a time) and yields, for each quarter, the true source
+records (`Rec`): true identities, true values, money in integer cents. Nothing here is damaged;
+damage happens when a record is written (generate.py). Every interaction the rules need (household
+membership, guardians, duplicate enrolment) stays inside one family, so a family's flags can be
+computed from its own records and the generator streams family by family with bounded memory.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from matchers import contract as C
+
+from . import ids, pools
+
+NONE = None
+
+
+@dataclass(slots=True)
+class Person:
+    key: str
+    id18: str
+    name: str
+    sex: str
+    born: date
+    district: str
+    health: str = "健康"  # 健康, 长期慢性病, 患有大病, 残疾 (first quarter; may worsen)
+    gone_from: int = 99  # first quarter index in which the person no longer appears (died/moved)
+
+
+@dataclass(slots=True)
+class Rec:
+    """One true source row: the person, the true field values (money in cents, dates as date)."""
+
+    source: str
+    person: Person
+    v: dict
+    guardian: Person | None = None
+
+
+@dataclass(slots=True)
+class AssistUnit:
+    hid: str
+    members: list  # [(Person, relation)]
+    category: str
+    status: list  # per quarter
+    status_date: list  # per quarter
+    amount: list  # per quarter, cents per month
+
+
+@dataclass(slots=True)
+class PovertyUnit:
+    hid: str
+    members: list
+    status: list
+    monitor: list
+    income: list  # per quarter, cents per person per year
+    income_prev: int | None
+    risk_cause: str
+    health: dict = field(default_factory=dict)  # person key -> per-quarter list
+
+
+@dataclass(slots=True)
+class Disability:
+    category: int  # 1..7 (index into DISABILITY_CATEGORIES + 1)
+    grade: list  # per quarter: 1..4 or None (no certificate that quarter)
+    living: list  # per quarter: 是/否
+    nursing: list
+
+
+@dataclass(slots=True)
+class Study:
+    school: str
+    stage: str
+    school_type: str
+    tuition: int  # cents per year
+    aid: list  # per quarter programme ('' = none)
+    aid_amount: int
+    guardian: Person
+
+
+@dataclass(slots=True)
+class Family:
+    fid: int
+    district: str
+    street: str
+    community: str
+    rural: bool
+    kind: str
+    first_q: int
+    last_q: int
+    persons: list  # [(Person, relation)]
+    assistance: list = field(default_factory=list)
+    poverty: PovertyUnit | None = None
+    disability: dict = field(default_factory=dict)  # key -> Disability
+    study: dict = field(default_factory=dict)  # key -> Study
+    housing: dict | None = None  # {'grade','aid':[..],'renovation':[..]}
+    medical: dict = field(default_factory=dict)  # key -> [settlement tuples]
+
+
+KINDS = ("dibao", "tekun", "poverty", "poverty_dibao", "assist_other", "general")
+KIND_WEIGHTS = (20, 5, 20, 10, 8, 37)
+
+DIAG_CHRONIC = ("高血压", "2型糖尿病", "慢性阻塞性肺疾病", "冠心病", "类风湿关节炎", "慢性肾病")
+DIAG_SERIOUS = ("恶性肿瘤", "尿毒症(血液透析)", "白血病", "脑梗死后遗症", "重性精神病", "再生障碍性贫血")
+DIAG_OTHER = ("肺炎", "骨折", "急性阑尾炎", "支气管炎", "白内障")
+AID_PROGRAMMES = {
+    "学前": "学前教育资助", "小学": "家庭经济困难寄宿生生活费补助", "初中": "家庭经济困难寄宿生生活费补助",
+    "高中": "普通高中国家助学金", "中职": "中职国家助学金", "高校": "高校国家助学金",
+}
+CN_NUM = "一二三四五六七八九十"
+
+
+def quarter_end(quarter: str) -> date:
+    m = C.QUARTER_PATTERN.match(quarter)
+    if not m:
+        raise ValueError(f"季度格式应为 2026Q3: {quarter}")
+    year, q = int(m.group(1)), int(m.group(2))
+    return date(year, 3 * q, 31 if q in (1, 4) else 30)
+
+
+def minus_months(d: date, months: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
+    m += 1
+    last = (date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)).day
+    return date(y, m, min(d.day, last))
+
+
+def _rand_date(rng: random.Random, start: date, end: date) -> date:
+    return start + timedelta(days=rng.randrange((end - start).days + 1))
+
+
+class World:
+    """Sequential family factory; one instance per generation run (holds the RNG and used IDs)."""
+
+    def __init__(self, seed: int, quarters: list[str]):
+        self.rng = random.Random(seed)
+        self.quarters = quarters
+        self.qends = [quarter_end(q) for q in quarters]
+        self.ref = self.qends[0]
+        self.used_ids: set[str] = set()
+        self.next_person = 1
+        self.last_head: dict[str, tuple] = {}  # district -> (name, born year, sex) of the last head
+        self.pending_name: dict[str, tuple] = {}  # district -> (name, born year) for a namesake/homophone
+        self.districts = list(C.WUHAN_DISTRICTS)
+
+    # ---- persons ------------------------------------------------------------------------------
+    def _region(self, district: str, born: date, minority: bool) -> str:
+        rng = self.rng
+        if minority:
+            return rng.choice(pools.XINJIANG_CODES)
+        r = rng.random()
+        if r < 0.12:
+            return rng.choice(pools.OTHER_REGION_CODES)
+        if r < 0.30:
+            return pools.DISTRICT_CODES[rng.choice(self.districts)]
+        if born.year < 1998 and district in pools.OLD_WUHAN_CODES and rng.random() < 0.5:
+            return pools.OLD_WUHAN_CODES[district]
+        return pools.DISTRICT_CODES[district]
+
+    def _id(self, region: str, born: date, sex: str, avoid_seq: int | None = None) -> str:
+        rng = self.rng
+        while True:
+            seq = rng.randrange(0, 500) * 2 + (1 if sex == "男" else 0)
+            if seq == avoid_seq:
+                continue
+            id18 = ids.make_id(region, born, seq)
+            if id18 not in self.used_ids:
+                self.used_ids.add(id18)
+                return id18
+
+    def _given(self, sex: str, born: date) -> str:
+        tier = 0 if born.year < 1965 else (1 if born.year < 2000 else 2)
+        rng = self.rng
+        if rng.random() < 0.02:
+            return rng.choice(pools.RARE_GIVEN[sex]) + (rng.choice(pools.GIVEN[(sex, tier)])[:1] if rng.random() < 0.5 else "")
+        return rng.choice(pools.GIVEN[(sex, tier)])
+
+    def person(self, district: str, born: date, sex: str, surname: str, *, minority: bool = False,
+               name: str | None = None, twin_of: Person | None = None) -> Person:
+        rng = self.rng
+        if name is None:
+            if minority:
+                name = rng.choice(pools.MINORITY[sex])
+            elif surname and rng.random() < 0.06 and born.year < 2000 and len(surname) == 1:
+                name = rng.choice(pools.COMMON_FULL[sex])
+            else:
+                name = surname + self._given(sex, born)
+        if twin_of is not None:
+            region = twin_of.id18[:6]
+            id18 = self._id(region, born, sex, avoid_seq=int(twin_of.id18[14:17]))
+        else:
+            id18 = self._id(self._region(district, born, minority), born, sex)
+        p = Person(f"P{self.next_person:07d}", id18, name, sex, born, district)
+        self.next_person += 1
+        return p
+
+    def _born(self, age_lo: int, age_hi: int) -> date:
+        y = self.ref.year - self.rng.randint(age_lo, age_hi)
+        return _rand_date(self.rng, date(y, 1, 1), min(date(y, 12, 31), self.ref))
+
+    # ---- families -----------------------------------------------------------------------------
+    def family(self, fid: int) -> Family:
+        rng = self.rng
+        nq = len(self.quarters)
+        kind = rng.choices(KINDS, KIND_WEIGHTS)[0]
+        if kind in ("poverty", "poverty_dibao") or (kind == "assist_other" and rng.random() < 0.5):
+            district = rng.choice(pools.NEW_CITY_DISTRICTS) if rng.random() < 0.85 else rng.choice(self.districts)
+        else:
+            district = rng.choice(self.districts)
+        street = rng.choice(pools.STREETS[district])
+        community = rng.choice(pools.communities(district, street))
+        rural = community.endswith("村")
+        first_q = 1 if (nq > 1 and rng.random() < 0.05) else 0
+        last_q = nq - 1
+        if nq > 1 and first_q == 0 and rng.random() < 0.03:
+            last_q = rng.randrange(0, nq - 1)
+        persons = self._members(district, kind)
+        fam = Family(fid, district, street, community, rural, kind, first_q, last_q, persons)
+        for p, rel in persons:
+            if p.born < date(self.ref.year - 80, 1, 1) and rel != C.RELATION_HEAD and rng.random() < 0.03 and nq > 1:
+                p.gone_from = rng.randrange(1, nq)
+        self._health(fam)
+        self._disability(fam)
+        self._assistance(fam)
+        self._poverty(fam)
+        self._subsidies(fam)
+        self._study(fam)
+        self._housing(fam)
+        self._medical(fam)
+        return fam
+
+    def _members(self, district: str, kind: str) -> list:
+        rng = self.rng
+        minority = rng.random() < 0.01
+        compound = rng.random() < 0.012
+        if kind == "tekun":
+            sex = rng.choice("男女")
+            born = self._born(62, 92) if rng.random() < 0.8 else self._born(25, 60)
+            surname = rng.choice(pools.COMPOUND_SURNAMES) if compound else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0]
+            return [(self.person(district, born, sex, surname, minority=minority), C.RELATION_HEAD)]
+        head_sex = "男" if rng.random() < 0.7 else "女"
+        head_born = self._born(26, 84)
+        name = None
+        if district in self.pending_name and not minority:
+            name, year = self.pending_name.pop(district)
+            head_born = _rand_date(rng, date(year, 1, 1), date(year, 12, 31))
+        elif district in self.last_head and rng.random() < 0.025 and not minority:
+            # a different person with the same name, born the same year, in the same district
+            name, year, head_sex = self.last_head[district]
+            head_born = _rand_date(rng, date(year, 1, 1), date(year, 12, 31))
+        elif rng.random() < 0.015 and not minority:
+            pair = rng.choice(pools.HOMOPHONES)
+            name = pair[0]
+            self.pending_name[district] = (pair[1], head_born.year)
+        surname = (rng.choice(pools.COMPOUND_SURNAMES) if compound
+                   else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0])
+        if name is not None and not minority:
+            surname = name[:2] if name[:2] in pools.COMPOUND_SURNAMES else name[0]
+        head = self.person(district, head_born, head_sex, surname, minority=minority, name=name)
+        self.last_head[district] = (head.name, head.born.year, head.sex)
+        out = [(head, C.RELATION_HEAD)]
+        age = self.ref.year - head_born.year
+        spouse = None
+        if rng.random() < (0.8 if age < 75 else 0.5):
+            s_sex = "女" if head_sex == "男" else "男"
+            s_born = self._born(max(22, age - 6), min(95, age + 6))
+            s_surname = rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0]
+            spouse = self.person(district, s_born, s_sex, s_surname, minority=minority)
+            out.append((spouse, "配偶"))
+        father = head if head_sex == "男" else (spouse or head)
+        child_surname = surname if father is head else father.name[0]
+        if age <= 60:
+            n = rng.choice((0, 1, 1, 2, 2, 3))
+            prev = None
+            for i in range(n):
+                lo = max(0, age - 40)
+                hi = max(lo, age - 21)
+                c_sex = rng.choice("男女")
+                if prev is not None and rng.random() < 0.05:  # real twins
+                    c = self.person(district, prev.born, c_sex, child_surname, minority=minority, twin_of=prev)
+                else:
+                    c = self.person(district, self._born(max(1, lo), max(1, hi)), c_sex, child_surname, minority=minority)
+                out.append((c, "子女"))
+                prev = c
+            if age <= 58 and rng.random() < 0.25:
+                for sex in rng.sample(("男", "女"), rng.choice((1, 2))):
+                    pb = self._born(min(95, age + 22), min(97, age + 32))
+                    ps = surname if sex == "男" else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0]
+                    out.append((self.person(district, pb, sex, ps, minority=minority), "父母"))
+        else:
+            if rng.random() < 0.35:
+                a_sex = rng.choice("男女")
+                adult = self.person(district, self._born(age - 35, age - 24), a_sex, child_surname, minority=minority)
+                out.append((adult, "子女"))
+                a_age = self.ref.year - adult.born.year
+                if rng.random() < 0.6 and a_age > 24:
+                    for _ in range(rng.choice((1, 2))):
+                        g_surname = adult.name[: len(child_surname)] if a_sex == "男" else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0]
+                        out.append((self.person(district, self._born(1, min(20, a_age - 22)), rng.choice("男女"),
+                                                g_surname, minority=minority), "孙子女"))
+        if rng.random() < 0.04:
+            out.append((self.person(district, self._born(max(20, age - 8), min(90, age + 8)), rng.choice("男女"),
+                                    surname), "兄弟姐妹"))
+        return out
+
+    def _age(self, p: Person) -> int:
+        return self.ref.year - p.born.year
+
+    def _health(self, fam: Family) -> None:
+        rng = self.rng
+        poor = fam.kind != "general"
+        for p, _ in fam.persons:
+            a = self._age(p)
+            r = rng.random()
+            serious = (0.09 if poor else 0.03) * (1.5 if a >= 40 else 0.4)
+            chronic = (0.30 if a >= 55 else 0.06) * (1.2 if poor else 0.8)
+            if r < serious:
+                p.health = C.SERIOUS_ILLNESS
+            elif r < serious + chronic:
+                p.health = "长期慢性病"
+
+    def _disability(self, fam: Family) -> None:
+        rng = self.rng
+        nq = len(self.quarters)
+        poor = fam.kind != "general"
+        for p, _ in fam.persons:
+            a = self._age(p)
+            prob = (0.11 if a >= 40 else 0.05) if poor else (0.04 if a >= 40 else 0.015)
+            if fam.kind == "tekun":
+                prob = 0.35
+            start = 0
+            if rng.random() >= prob:
+                if nq > 1 and rng.random() < 0.015:
+                    start = rng.randrange(1, nq)  # newly certified later
+                else:
+                    continue
+            grade = rng.choices((1, 2, 3, 4), (15, 25, 30, 30))[0]
+            if start:
+                grade = rng.choice((1, 2, 2, 3))
+            grades = [None] * start + [grade] * (nq - start)
+            worsen_p = 0.30 if fam.kind in ("poverty", "poverty_dibao") else 0.05
+            for qi in range(max(1, start + 1), nq):
+                if grades[qi - 1] and grades[qi - 1] > 1 and rng.random() < worsen_p:
+                    step = 1 if rng.random() < 0.7 else 2
+                    grades[qi:] = [max(1, grades[qi - 1] - step)] * (nq - qi)
+            cat = rng.choices(range(1, 8), (10, 12, 4, 40, 14, 12, 8))[0]
+            fam.disability[p.key] = Disability(cat, grades, ["否"] * nq, ["否"] * nq)
+            if p.health == "健康" or rng.random() < 0.5:
+                p.health = "残疾"
+
+    def _status_date(self, qi: int, refused: bool) -> date:
+        rng = self.rng
+        qend = self.qends[qi]
+        if refused:
+            r = rng.random()
+            if r < 0.65:
+                return _rand_date(rng, minus_months(qend, 11) + timedelta(days=1), qend - timedelta(days=5))
+            if r < 0.8:
+                return minus_months(self.qends[-1], 12)  # exactly on the boundary of the last quarter: not within
+            return minus_months(qend, rng.choice((13, 14, 18)))
+        return _rand_date(rng, minus_months(qend, 36), qend - timedelta(days=3))
+
+    def _assistance(self, fam: Family) -> None:
+        rng = self.rng
+        nq = len(self.quarters)
+        members = [(p, r) for p, r in fam.persons]
+        cat_dibao = "农村低保" if fam.rural else "城市低保"
+        cat_tekun = "农村特困" if fam.rural else "城市特困"
+        prefix = f"MZ{pools.DISTRICT_CODES[fam.district]}"
+        if fam.kind == "dibao":
+            status = C.STATUS_ACTIVE if rng.random() < 0.93 else rng.choice((C.STATUS_SUSPENDED, C.STATUS_EXITED))
+            unit = self._unit(f"{prefix}{fam.fid:07d}", members, cat_dibao, status)
+            fam.assistance.append(unit)
+            kids = [p for p, r in fam.persons if r == "子女"]
+            if kids and rng.random() < 0.10:
+                # the head's parent keeps a separate 低保 household that also lists a grandchild
+                head = fam.persons[0][0]
+                g_sex = rng.choice("男女")
+                g_lo = min(self._age(head) + 24, 95)
+                g = self.person(fam.district, self._born(g_lo, max(g_lo, min(97, self._age(head) + 34))),
+                                g_sex, head.name[0] if g_sex == "男" else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0])
+                fam.persons.append((g, "父母"))
+                second = C.STATUS_ACTIVE if rng.random() < 0.6 else rng.choice((C.STATUS_EXITED, C.STATUS_SUSPENDED))
+                fam.assistance.append(self._unit(f"{prefix}{fam.fid:07d}B", [(g, C.RELATION_HEAD), (rng.choice(kids), "孙子女")],
+                                                 cat_dibao, second))
+        elif fam.kind == "tekun":
+            fam.assistance.append(self._unit(f"{prefix}{fam.fid:07d}", members, cat_tekun, C.STATUS_ACTIVE))
+        elif fam.kind == "poverty_dibao":
+            needy = [(p, r) for p, r in members
+                     if p.health == C.SERIOUS_ILLNESS or (fam.disability.get(p.key) and (fam.disability[p.key].grade[0] or 4) <= 2)]
+            if len(needy) == 1 and rng.random() < 0.35:
+                # 按人施保 (single-person coverage) of the one severely ill/disabled member
+                fam.assistance.append(self._unit(f"{prefix}{fam.fid:07d}", [(needy[0][0], C.RELATION_HEAD)], cat_dibao, C.STATUS_ACTIVE))
+            else:
+                fam.assistance.append(self._unit(f"{prefix}{fam.fid:07d}", members, cat_dibao, C.STATUS_ACTIVE))
+        elif fam.kind == "assist_other":
+            r = rng.random()
+            if r < 0.5:
+                unit = self._unit(f"{prefix}{fam.fid:07d}", members, cat_dibao, C.STATUS_REFUSED)
+                # a refused household that is now in trouble (M07) or not (near miss)
+                if rng.random() < 0.6:
+                    p = rng.choice(members)[0]
+                    if p.key not in fam.disability:
+                        fam.disability[p.key] = Disability(rng.randint(1, 7), [rng.choice((1, 2, 3))] * nq, ["否"] * nq, ["否"] * nq)
+                        p.health = "残疾"
+                elif rng.random() < 0.5:
+                    rng.choice(members)[0].health = C.SERIOUS_ILLNESS
+            else:
+                cat = "临时救助" if r < 0.75 else "低收入"
+                unit = self._unit(f"{prefix}{fam.fid:07d}", members, cat, C.STATUS_ACTIVE)
+            fam.assistance.append(unit)
+        for unit in fam.assistance:
+            self._evolve_assistance(unit)
+
+    def _unit(self, hid: str, members: list, category: str, status: str) -> AssistUnit:
+        nq = len(self.quarters)
+        refused = status == C.STATUS_REFUSED
+        d = self._status_date(0, refused)
+        amount = sum(self.rng.randrange(300, 801, 10) for _ in members) * 100
+        return AssistUnit(hid, members, category, [status] * nq, [d] * nq, [amount] * nq)
+
+    def _evolve_assistance(self, unit: AssistUnit) -> None:
+        rng = self.rng
+        for qi in range(1, len(self.quarters)):
+            s = unit.status[qi - 1]
+            new = s
+            r = rng.random()
+            if s == C.STATUS_ACTIVE and r < 0.06:
+                new = C.STATUS_SUSPENDED if r < 0.03 else C.STATUS_EXITED
+            elif s == C.STATUS_SUSPENDED and r < 0.3:
+                new = C.STATUS_ACTIVE
+            elif s == C.STATUS_REFUSED and r < 0.15:
+                new = C.STATUS_ACTIVE
+            if new != s:
+                unit.status[qi:] = [new] * (len(self.quarters) - qi)
+                d = _rand_date(rng, self.qends[qi - 1] + timedelta(days=1), self.qends[qi])
+                unit.status_date[qi:] = [d] * (len(self.quarters) - qi)
+            if rng.random() < 0.2:
+                unit.amount[qi:] = [max(10000, unit.amount[qi - 1] + rng.randrange(-100, 101, 10) * 100)] * (len(self.quarters) - qi)
+
+    def _poverty(self, fam: Family) -> None:
+        rng = self.rng
+        nq = len(self.quarters)
+        if fam.kind not in ("poverty", "poverty_dibao") and not (fam.kind == "assist_other" and rng.random() < 0.3):
+            return
+        status = rng.choices(C.POVERTY_STATUSES, (72, 15, 13))[0]
+        monitor = rng.choice(C.MONITOR_TYPES) if rng.random() < (0.35 if status == "已脱贫" else 0.3) else ""
+        prev = rng.randrange(6500, 20001, 10)
+        r = rng.random()
+        if r < 0.08:
+            cur = int(prev * rng.uniform(0.45, 0.70))  # a sharp drop (R02)
+        elif r < 0.11:
+            cur = int(prev * 0.71)  # drop ratio just under 0.30 (near miss)
+        elif r < 0.15:
+            cur = 7800  # exactly on the monitoring line (near miss for R01)
+        elif r < 0.18:
+            cur = 9600  # exactly the 低保 standard x 12 (near miss for M06)
+        else:
+            cur = int(prev * rng.uniform(0.85, 1.25))
+        cur = cur // 10 * 10 if cur not in (7800, 9600) else cur
+        incomes = [cur * 100] * nq
+        statuses = [status] * nq
+        monitors = [monitor] * nq
+        for qi in range(1, nq):
+            if rng.random() < 0.25 and incomes[qi - 1] not in (780000, 960000):
+                incomes[qi:] = [int(incomes[qi - 1] * rng.uniform(0.8, 1.15)) // 1000 * 1000] * (nq - qi)
+            s = statuses[qi - 1]
+            if s == "已脱贫" and rng.random() < 0.04:
+                statuses[qi:] = ["返贫"] * (nq - qi)
+            elif s == "未脱贫" and rng.random() < 0.1:
+                statuses[qi:] = ["已脱贫"] * (nq - qi)
+            if not monitors[qi - 1] and rng.random() < 0.05:
+                monitors[qi:] = [rng.choice(C.MONITOR_TYPES)] * (nq - qi)
+        cause = ("因病" if any(p.health in (C.SERIOUS_ILLNESS, "长期慢性病") for p, _ in fam.persons)
+                 else "因残" if fam.disability else rng.choice(C.RISK_CAUSES))
+        unit = PovertyUnit(f"FP{pools.DISTRICT_CODES[fam.district]}{fam.fid:08d}", list(fam.persons), statuses, monitors,
+                           incomes, None if rng.random() < 0.1 else prev * 100, cause)
+        for p, _ in fam.persons:
+            hs = [p.health] * nq
+            if p.health == "长期慢性病" and nq > 1 and rng.random() < 0.1:
+                k = rng.randrange(1, nq)
+                hs[k:] = [C.SERIOUS_ILLNESS] * (nq - k)
+            unit.health[p.key] = hs
+        fam.poverty = unit
+
+    def in_dibao_first(self, fam: Family, key: str) -> bool:
+        return any(u.category in C.DIBAO and u.status[0] == C.STATUS_ACTIVE and any(p.key == key for p, _ in u.members)
+                   for u in fam.assistance)
+
+    def _subsidies(self, fam: Family) -> None:
+        rng = self.rng
+        nq = len(self.quarters)
+        for key, d in fam.disability.items():
+            dibao = self.in_dibao_first(fam, key)
+            living = "是" if rng.random() < (0.75 if dibao else 0.15) else "否"
+            d.living = [living] * nq
+            nursing = []
+            for g in d.grade:
+                if g is None:
+                    nursing.append("否")
+                elif g <= 2:
+                    nursing.append("是" if (nursing and nursing[-1] == "是") or rng.random() < 0.72 else "否")
+                else:
+                    nursing.append("否")
+            d.nursing = nursing
+            for qi in range(1, nq):
+                if d.living[qi - 1] == "否" and rng.random() < 0.15:
+                    d.living[qi:] = ["是"] * (nq - qi)
+
+    def _study(self, fam: Family) -> None:
+        rng = self.rng
+        nq = len(self.quarters)
+        needy = fam.kind != "general"
+        parents = {r: p for p, r in fam.persons}
+        for p, rel in fam.persons:
+            a = self._age(p)
+            if not (3 <= a <= 22) or rng.random() > (0.93 if a <= 18 else 0.5):
+                continue
+            stage = ("学前" if a <= 5 else "小学" if a <= 11 else "初中" if a <= 14 else
+                     ("中职" if rng.random() < 0.3 else "高中") if a <= 17 else "高校")
+            private_p = {"学前": 0.4, "小学": 0.1, "初中": 0.12, "高中": 0.12, "中职": 0.3, "高校": 0.3}[stage]
+            private = rng.random() < private_p
+            tuition = self._tuition(stage, private)
+            school = self._school(fam.district, stage, private)
+            if rel == "孙子女":
+                guardian = next((q for q, r in fam.persons if r == "子女"), fam.persons[0][0])
+            elif rel == "子女":
+                guardian = parents.get("配偶") if rng.random() < 0.4 and "配偶" in parents else fam.persons[0][0]
+            else:
+                guardian = fam.persons[0][0] if fam.persons[0][0] is not p else p
+            if guardian is p:
+                guardian = None
+            aid = AID_PROGRAMMES[stage] if rng.random() < (0.8 if needy else 0.04) else ""
+            aids = [aid] * nq
+            for qi in range(1, nq):
+                if not aids[qi - 1] and needy and rng.random() < 0.25:
+                    aids[qi:] = [AID_PROGRAMMES[stage]] * (nq - qi)
+            amount = rng.choice((1000, 1250, 1500, 2000, 2500, 3300)) * 100 if aid or needy else 0
+            fam.study[p.key] = Study(school, stage, "民办" if private else "公办", tuition * 100, aids, amount, guardian)
+
+    def _tuition(self, stage: str, private: bool) -> int:
+        rng = self.rng
+        if not private:
+            return {"学前": rng.randrange(3000, 7201, 100), "小学": 0, "初中": 0, "高中": 1600,
+                    "中职": 0, "高校": rng.choice((4500, 5000, 5500, 6000, 6500))}[stage]
+        r = rng.random()
+        if r < 0.12:
+            return rng.choice((19999, 19800, 19900))  # just under the high-fee threshold
+        if r < 0.2:
+            return 20000
+        lo, hi = {"学前": (8000, 36000), "小学": (15000, 48000), "初中": (15000, 48000), "高中": (15000, 38000),
+                  "中职": (6000, 16000), "高校": (15000, 36000)}[stage]
+        return rng.randrange(lo, hi + 1, 100)
+
+    def _school(self, district: str, stage: str, private: bool) -> str:
+        rng = self.rng
+        d = district[:-1]
+        n = CN_NUM[rng.randrange(10)]
+        if stage == "学前":
+            return f"{d}区{'金色童年' if private else '机关'}幼儿园" if rng.random() < 0.5 else f"{d}区第{n}幼儿园"
+        if stage == "小学":
+            return f"武汉{'外国语学校' if private else d + '区实验'}小学" if rng.random() < 0.3 else f"{d}区第{n}小学"
+        if stage == "初中":
+            return "武汉枫叶国际学校" if private else f"武汉市第{n}十{n}中学"
+        if stage == "高中":
+            return "武汉光谷实验中学(民办)" if private else f"武汉市第{n}中学"
+        if stage == "中职":
+            return "武汉华中科技职业学校" if private else "武汉市第一商业学校"
+        return rng.choice(("武昌理工学院", "武汉东湖学院", "武汉学院")) if private else rng.choice(
+            ("华中科技大学", "武汉理工大学", "湖北大学", "江汉大学", "武汉职业技术学院"))
+
+    def _housing(self, fam: Family) -> None:
+        rng = self.rng
+        nq = len(self.quarters)
+        if rng.random() >= (0.7 if fam.kind != "general" else 0.08):
+            return
+        grade = rng.choices(C.SAFETY_GRADES, (45, 30, 15, 10))[0]
+        if grade in C.UNSAFE_GRADES:
+            aid = "无" if rng.random() < 0.5 else rng.choice(C.HOUSING_AID_TYPES[:3])
+            reno = rng.choices(C.RENOVATION_STATES, (30, 25, 45))[0]
+        else:
+            aid = "无" if rng.random() < 0.8 else rng.choice(("公租房实物配租", "租赁补贴"))
+            reno = "已改造" if rng.random() < 0.3 else ""
+        aids, renos = [aid] * nq, [reno] * nq
+        for qi in range(1, nq):
+            if renos[qi - 1] == "在建" and rng.random() < 0.4:
+                renos[qi:] = ["已改造"] * (nq - qi)
+            elif renos[qi - 1] == "未改造" and rng.random() < 0.2:
+                renos[qi:] = ["在建"] * (nq - qi)
+            if aids[qi - 1] == "无" and grade in C.UNSAFE_GRADES and rng.random() < 0.15:
+                aids[qi:] = ["危房改造"] * (nq - qi)
+        fam.housing = {"grade": grade, "aid": aids, "renovation": renos}
+
+    def _medical(self, fam: Family) -> None:
+        rng = self.rng
+        start = minus_months(self.qends[0], 12) + timedelta(days=1)
+        end = self.qends[-1]
+        common_lo = minus_months(self.qends[-1], 12) + timedelta(days=1)
+        common_hi = self.qends[0]
+        target = None
+        if fam.poverty is not None and rng.random() < 0.25:
+            n = len(fam.poverty.members)
+            inc = min(fam.poverty.income) * n  # cents
+            choice = rng.random()
+            if choice < 0.35:
+                target = rng.randrange(2_000_000, 3_500_000)  # above the amount threshold (R03)
+            elif choice < 0.6:
+                target = 1_999_999  # 19999.99 yuan: just under 20000
+            elif inc // 2 < 2_000_000:
+                target = inc // 2 - rng.randrange(1, 5000)  # just under half the household income
+        for p, _ in fam.persons:
+            h = p.health
+            if h == C.SERIOUS_ILLNESS:
+                n, lo, hi, diag = rng.randint(3, 10), 3000, 60000, DIAG_SERIOUS
+            elif h == "长期慢性病":
+                n, lo, hi, diag = rng.randint(2, 8), 200, 4000, DIAG_CHRONIC
+            elif h == "残疾" or rng.random() < (0.05 if fam.kind == "general" else 0.12):
+                n, lo, hi, diag = rng.randint(1, 3), 150, 3000, DIAG_OTHER
+            else:
+                continue
+            d = rng.choice(diag)
+            rows = []
+            for _ in range(n):
+                total = rng.randrange(lo * 100, hi * 100)
+                ins = total * rng.randrange(50, 71) // 100
+                crit = (total - ins) * rng.randrange(30, 61) // 100 if total > 1_500_000 else 0
+                aid = (total - ins - crit) * rng.randrange(20, 71) // 100 if fam.kind != "general" and rng.random() < 0.6 else 0
+                rows.append([_rand_date(rng, start, end), total, ins, crit, aid, total - ins - crit - aid, d])
+            fam.medical[p.key] = rows
+        if target is not None:
+            # put the household's whole burden into the window every quarter sees, summing to target
+            sick = next((p for p, _ in fam.persons if p.health == C.SERIOUS_ILLNESS), fam.persons[0][0])
+            for p, _ in fam.persons:
+                fam.medical.pop(p.key, None)
+            k = rng.randint(2, 5)
+            cuts = sorted(rng.sample(range(1, target), k - 1)) if target > k else []
+            parts = [b - a for a, b in zip([0] + cuts, cuts + [target])]
+            rows = []
+            for oop in parts:
+                total = oop * 3
+                ins = total - oop - oop // 2
+                crit = oop // 2
+                rows.append([_rand_date(rng, common_lo, common_hi), total, ins, crit, 0, oop, rng.choice(DIAG_SERIOUS)])
+            fam.medical[sick.key] = rows
+
+    # ---- true records per quarter ---------------------------------------------------------------
+    def records(self, fam: Family, qi: int) -> list[Rec]:
+        """The true rows every source holds about this family in quarter qi (empty if absent)."""
+        if not (fam.first_q <= qi <= fam.last_q):
+            return []
+        qend = self.qends[qi]
+        lo = minus_months(qend, 12)
+        here = lambda p: p.gone_from > qi  # noqa: E731
+        place = {"district": fam.district, "street": fam.street, "community": fam.community}
+        out: list[Rec] = []
+        for u in fam.assistance:
+            members = [(p, r) for p, r in u.members if here(p)]
+            for i, (p, rel) in enumerate(members):
+                out.append(Rec("assistance", p, {
+                    **place, "sex": p.sex, "household_id": u.hid, "relation": rel, "category": u.category,
+                    "monthly_amount": u.amount[qi] if i == 0 else None, "household_size": len(members),
+                    "status": u.status[qi], "status_date": u.status_date[qi]}))
+        pu = fam.poverty
+        if pu is not None:
+            for p, rel in pu.members:
+                if here(p):
+                    out.append(Rec("poverty", p, {
+                        **place, "sex": p.sex, "household_id": pu.hid, "relation": rel,
+                        "poverty_status": pu.status[qi], "monitor_type": pu.monitor[qi],
+                        "income_per_capita": pu.income[qi], "income_prev": pu.income_prev,
+                        "risk_cause": pu.risk_cause, "health": pu.health[p.key][qi]}))
+        persons = {p.key: p for p, _ in fam.persons}
+        for key, d in fam.disability.items():
+            p = persons[key]
+            if d.grade[qi] is not None and here(p):
+                out.append(Rec("disability", p, {
+                    **place, "sex": p.sex, "category": d.category, "grade": d.grade[qi],
+                    "living_subsidy": d.living[qi], "nursing_subsidy": d.nursing[qi]}))
+        for key, s in fam.study.items():
+            p = persons[key]
+            if here(p):
+                out.append(Rec("education", p, {
+                    **place, "sex": p.sex, "school": s.school, "stage": s.stage, "school_type": s.school_type,
+                    "tuition": s.tuition, "aid_programme": s.aid[qi], "aid_amount": s.aid_amount if s.aid[qi] else None},
+                    guardian=s.guardian))
+        if fam.housing is not None:
+            head = fam.persons[0][0]
+            out.append(Rec("housing", head, {
+                **place, "safety_grade": fam.housing["grade"], "aid_type": fam.housing["aid"][qi],
+                "renovation": fam.housing["renovation"][qi]}))
+        for key, rows in fam.medical.items():
+            p = persons[key]
+            if not here(p):
+                continue
+            for d, total, ins, crit, aid, oop, diag in sorted(rows, key=lambda r: r[0]):
+                if lo < d <= qend:
+                    out.append(Rec("medical", p, {
+                        "district": fam.district, "settle_date": d, "total_cost": total, "insurance_paid": ins,
+                        "critical_illness_paid": crit, "aid_paid": aid, "out_of_pocket": oop, "diagnosis": diag}))
+        return out
