@@ -84,6 +84,21 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("COMMIT")
 
 
+def register(con: duckdb.DuckDBPyConnection, name: str, table) -> None:
+    """Register a Python table (arrow/polars/pandas) under `name`.
+
+    DuckDB 2 refuses register/unregister while an earlier execute() result is unread (a
+    `fetchone()` leaves it so); finish that result first.
+    """
+    con.complete()
+    con.register(name, table)
+
+
+def unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    con.complete()
+    con.unregister(name)
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
 

@@ -1,0 +1,41 @@
+"""The project's one Definitions: assets by stage, the quarterly job, schedules, sensors, resources."""
+
+from __future__ import annotations
+
+import os
+
+from dagster import Definitions, EnvVar, in_process_executor
+
+from assets.resources import (
+    WarehouseResource,
+    default_exports_dir,
+    default_extracts_dir,
+    default_warehouse_path,
+)
+from pipelines.jobs import QUARTERLY_JOB_NAME, all_asset_checks, all_assets, quarterly_comparison
+from pipelines.schedules import nightly_refresh
+from pipelines.sensors import extract_files_sensor
+
+__all__ = ["defs", "QUARTERLY_JOB_NAME"]
+
+
+def _env_or_default(name: str, default: str):
+    # Set: read at run time through EnvVar (the UI shows the variable's name). Unset: the default.
+    return EnvVar(name) if os.environ.get(name) else default
+
+
+defs = Definitions(
+    assets=all_assets,
+    asset_checks=all_asset_checks,
+    jobs=[quarterly_comparison],
+    schedules=[nightly_refresh],
+    sensors=[extract_files_sensor],
+    resources={
+        "warehouse": WarehouseResource(
+            path=_env_or_default("WAREHOUSE_PATH", default_warehouse_path()),
+            extracts_dir=_env_or_default("EXTRACTS_DIR", default_extracts_dir()),
+            exports_dir=_env_or_default("EXPORTS_DIR", default_exports_dir()),
+        )
+    },
+    executor=in_process_executor,
+)
