@@ -1,5 +1,6 @@
 -- Q01 重复享受救助: a member of two or more different households with active assistance
--- (在保, 低保/特困). Names that person.
+-- (在保, 低保/特困). Members as RULES.md defines them: on the roll, or a student through a guardian
+-- on it. Names that person.
 SELECT 'Q01' AS rule_code,
        m.person_id,
        NULL AS household_key,
@@ -10,8 +11,7 @@ SELECT 'Q01' AS rule_code,
 FROM r_members m
 JOIN r_households h USING (household_key)
 JOIN r_person p USING (person_id)
-WHERE m.on_roll
-  AND h.source = $src_assistance
+WHERE h.source = $src_assistance
   AND (h.active_dibao OR h.active_tekun)
 GROUP BY m.person_id, p.district, p.label
 HAVING count(DISTINCT h.household_key) >= 2

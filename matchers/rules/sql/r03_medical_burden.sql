@@ -1,5 +1,6 @@
 -- R03 因病返贫风险: a `poverty` household 已脱贫 or monitored, medical burden ≥ medical_burden_ratio ×
--- household income or ≥ medical_burden_amount. Names the head.
+-- household income or ≥ medical_burden_amount. Names the head. As written, a household with no
+-- income at all meets the ratio test whatever its burden.
 SELECT 'R03' AS rule_code,
        h.head_person_id AS person_id,
        h.household_key,
@@ -18,6 +19,5 @@ FROM r_household_facts h
 JOIN r_thresholds t ON t.district IS NOT DISTINCT FROM h.district
 WHERE h.source = $src_poverty
   AND (h.poverty_status = $poverty_lifted OR h.monitored)
-  AND h.medical_burden > 0
   AND (h.medical_burden >= t.medical_burden_ratio * h.household_income
        OR h.medical_burden >= t.medical_burden_amount)
