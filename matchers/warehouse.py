@@ -29,8 +29,8 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP)"
     )
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    (row,) = con.execute("SELECT max(version) FROM schema_version").fetchall()
+    return int(row[0]) if row[0] is not None else 0
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> int:
@@ -69,6 +69,7 @@ def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPy
         if p.exists():
             os.chmod(p, 0o600)
     migrate(con)
+    con.complete()  # DuckDB 2: leave no unread result behind for the caller's sql()/register()
     return con
 
 
