@@ -1,0 +1,296 @@
+"""Resolve every accepted row of a quarter to a person.
+
+`resolve_quarter` reads `stg_records` of the quarter and the published `persons` /
+`source_records`, and writes (that quarter's rows only) `work_source_records`,
+`work_household_members`, and the whole index `work_persons`. Publishing is someone else's step
+(`matchers.warehouse.publish_quarter`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from matchers import warehouse
+from matchers.resolution import blocking, cluster, households, person_ids, spec, sql_text
+from matchers.resolution.compare import LEVEL_COLUMNS, NULL, compare_pairs
+from matchers.resolution.model import Model, train
+
+MODEL_ENV = "PERSON_MODEL_PATH"
+DEFAULT_MODEL_PATH = Path(__file__).with_name("person_model.json")
+
+_LEVEL_LABELS = {comp.key: [lv.label for lv in comp.levels] for comp in spec.COMPARISONS}
+
+
+def model_path() -> Path:
+    """PERSON_MODEL_PATH, else the committed default trained on the sample."""
+    return Path(os.environ.get(MODEL_ENV) or DEFAULT_MODEL_PATH)
+
+
+# ---- stages shared by training and resolution ---------------------------------------------------
+def prepare_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> tuple[pl.DataFrame, dict]:
+    """Stage 1 and 2: nodes (one per valid ID), profiles, blocked candidate pairs with levels."""
+    con.execute(sql_text.ROWS, [quarter])
+    con.execute(sql_text.ANCHORS)
+    con.execute(sql_text.NODES)
+    con.execute(sql_text.ROW_NODES)
+    con.execute(sql_text.PROFILES)
+    stats = blocking.build_pairs(con)
+    pairs = con.sql(sql_text.PAIR_ATTRIBUTES).pl()
+    if len(pairs):
+        pairs = compare_pairs(pairs)
+    else:
+        pairs = pairs.with_columns(*[pl.lit(NULL, dtype=pl.Int8).alias(c) for c in LEVEL_COLUMNS])
+    return pairs, stats
+
+
+def random_pair_levels(con: duckdb.DuckDBPyConnection, n_pairs: int, seed: int = 20260930) -> pl.DataFrame:
+    """Levels of random profile pairs (for u): what agreement looks like between strangers."""
+    profiles = con.sql(sql_text.PROFILE_TABLE).pl()
+    if len(profiles) < 2:
+        return pl.DataFrame({c: pl.Series([], dtype=pl.Int8) for c in LEVEL_COLUMNS})
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, len(profiles), n_pairs)
+    j = rng.integers(0, len(profiles), n_pairs)
+    keep = profiles["node"].to_numpy()[i] != profiles["node"].to_numpy()[j]
+    left = profiles[i[keep]].drop("pid", "node")
+    right = profiles[j[keep]].drop("pid", "node")
+    pairs = pl.concat(
+        [left.rename({c: f"{c}_l" for c in left.columns}), right.rename({c: f"{c}_r" for c in right.columns})],
+        how="horizontal",
+    )
+    return compare_pairs(pairs).select(LEVEL_COLUMNS)
+
+
+def train_model(con: duckdb.DuckDBPyConnection, quarters: list[str] | None = None) -> Model:
+    """Explicit retraining: u from random pairs, m by EM on the candidates of the given quarters."""
+    if quarters is None:
+        quarters = [r[0] for r in con.execute("SELECT DISTINCT quarter FROM stg_records ORDER BY 1").fetchall()]
+    if not quarters:
+        raise ValueError("stg_records 为空, 无法训练人员匹配模型")
+    cand, rand, labelled, rho, rows = [], [], [], [], 0
+    per_quarter = max(spec.U_SAMPLE_PAIRS // len(quarters), 1000)
+    per_quarter_labelled = max(spec.LABELLED_PAIRS // len(quarters), 1000)
+    for q in quarters:
+        pairs, _ = prepare_candidates(con, q)
+        cand.append(pairs.select(*LEVEL_COLUMNS, "tf_name_key", "tf_name_pinyin"))
+        rand.append(random_pair_levels(con, per_quarter))
+        lab = con.sql(sql_text.LABELLED_PAIRS, params={"n": per_quarter_labelled}).pl()
+        if len(lab):
+            labelled.append(compare_pairs(lab).select(LEVEL_COLUMNS))
+        rho.append(con.execute(sql_text.MATCHES_PER_RECORD).fetchall()[0][0])
+        rows += con.execute("SELECT count(*) FROM res_rows").fetchall()[0][0]
+    if not labelled:
+        raise ValueError("没有身份证号一致的记录对, 无法估计姓名/区等比较项的 m 概率")
+    return train(
+        pl.concat(cand),
+        pl.concat(rand),
+        pl.concat(labelled),
+        float(np.mean(rho)),
+        {"quarters": quarters, "rows": int(rows)},
+    )
+
+
+# ---- explanation --------------------------------------------------------------------------------
+def _explanation_expr() -> pl.Expr:
+    parts = []
+    for comp in spec.COMPARISONS:
+        lvl, w = pl.col(f"lvl_{comp.key}"), pl.col(f"w_{comp.key}")
+        label = pl.lit(None, dtype=pl.String)
+        for i, text in reversed(list(enumerate(_LEVEL_LABELS[comp.key]))):
+            label = pl.when(lvl == i).then(pl.lit(text)).otherwise(label)
+        sign = pl.when(w < 0).then(pl.lit(" −")).otherwise(pl.lit(" +"))
+        parts.append(pl.concat_str([label, sign, w.abs().round(1).cast(pl.String)]))
+    return pl.concat_str(
+        [
+            pl.concat_list(parts).list.drop_nulls().list.join(", "),
+            pl.lit(" → "),
+            pl.col("match_probability").round(4).cast(pl.String),
+        ]
+    )
+
+
+# ---- person ids ---------------------------------------------------------------------------------
+def _choose_person_ids(facts: pl.DataFrame, key: bytes) -> pl.DataFrame:
+    """person_id per cluster label, by precedence, unique across clusters.
+
+    1. the person_id an earlier run gave this valid ID; 2. an earlier ID-less person linked into
+    the cluster; 3. the keyed hash of the valid ID; 4. the person the cluster's rows had in the
+    previous run of this quarter; 5. the keyed hash of the cluster's first record.
+    """
+    ids = facts["valid_id"].drop_nulls().to_list()
+    id_hash = person_ids.person_ids_for_ids(key, ids)
+    has_rows = facts["first_source"].is_not_null()
+    firsts = facts.filter(has_rows).select(
+        "label", "first_quarter_key", "first_source", "first_source_file", "first_source_row"
+    )
+    row_hash = {
+        lbl: person_ids.person_id_for_record(key, q, s, f, int(r))
+        for lbl, q, s, f, r in firsts.iter_rows()
+    }
+    df = facts.with_columns(
+        id_hash=pl.col("valid_id").replace_strict(id_hash, default=None, return_dtype=pl.String),
+        row_hash=pl.col("label").replace_strict(row_hash, default=None, return_dtype=pl.String),
+    )
+    candidates = ["id_anchor_pid", "idless_anchor_pid", "id_hash", "prev_pid", "row_hash"]
+    df = df.with_columns(
+        person_id=pl.coalesce(candidates),
+        rule=pl.coalesce(
+            [pl.when(pl.col(c).is_not_null()).then(pl.lit(i)) for i, c in enumerate(candidates)]
+        ),
+    )
+    # The same id chosen by two clusters: the better rule (then the larger cluster) keeps it.
+    df = df.sort(["person_id", "rule", "n_rows"], descending=[False, False, True], nulls_last=True)
+    dup = df["person_id"].is_duplicated() & ~df["person_id"].is_first_distinct()
+    if dup.any():
+        taken = set(df.filter(~dup)["person_id"].to_list())
+        fixed = []
+        for lbl, rh, q, s, f, r in df.filter(dup).select(
+            "label", "row_hash", "first_quarter_key", "first_source", "first_source_file", "first_source_row"
+        ).iter_rows():
+            pid, n = rh, 1
+            while pid is None or pid in taken:
+                pid = person_ids.person_id_for_record(key, f"{q}#{n}", s or "", f or "", int(r or 0))
+                n += 1
+            taken.add(pid)
+            fixed.append((lbl, pid))
+        fix = dict(fixed)
+        df = df.with_columns(
+            person_id=pl.when(dup).then(pl.col("label").replace_strict(fix, default=None)).otherwise("person_id")
+        )
+    return df.select("label", "person_id")
+
+
+# ---- the run ------------------------------------------------------------------------------------
+def resolve_quarter(
+    con: duckdb.DuckDBPyConnection, quarter: str, *, model_path: str | os.PathLike, key: bytes
+) -> dict:
+    """Resolve the quarter's rows; write work_source_records / work_persons / work_household_members."""
+    t0 = time.perf_counter()
+    if not Path(model_path).exists():
+        raise FileNotFoundError(f"人员匹配模型文件不存在: {model_path} (请先运行 retrain_person_model)")
+    model = Model.load(model_path)
+    pairs, stats = prepare_candidates(con, quarter)
+    t_block = time.perf_counter()
+    n_nodes = con.execute("SELECT count(*) FROM res_nodes").fetchall()[0][0]
+    valid_code = np.where(
+        con.sql("SELECT valid FROM res_nodes ORDER BY node").pl()["valid"].to_numpy(), 1, -1
+    ) if n_nodes else np.zeros(0, dtype=np.int64)
+
+    scored = model.score(pairs, n_nodes) if len(pairs) else pairs.with_columns(
+        *[pl.lit(0.0).alias(f"w_{c.key}") for c in spec.COMPARISONS],
+        match_weight=pl.lit(0.0), match_probability=pl.lit(0.0),
+    )
+    # Best profile pair per node pair; only links in or above the review band count.
+    edges = (
+        scored.filter(pl.col("match_probability") >= spec.REVIEW_PROBABILITY)
+        .sort("match_weight", descending=True)
+        .unique(["node_l", "node_r"], keep="first")
+        .with_columns(match_explanation=_explanation_expr())
+        .select("node_l", "node_r", "match_weight", "match_probability", "match_explanation")
+    )
+    labels, kept, cut = cluster.guarded_clusters(
+        n_nodes,
+        edges["node_l"].to_numpy(),
+        edges["node_r"].to_numpy(),
+        edges["match_weight"].to_numpy(),
+        valid_code,
+    )
+    edges = edges.filter(pl.Series(kept))
+    con.register("res_labels_df", pl.DataFrame({"node": np.arange(n_nodes), "label": labels}))
+    con.execute("CREATE OR REPLACE TEMP TABLE res_labels AS SELECT * FROM res_labels_df")
+    con.unregister("res_labels_df")
+
+    # Each row without a valid ID is explained by its strongest kept link.
+    best = (
+        pl.concat(
+            [
+                edges.select(pl.col("node_l").alias("node"), "match_weight", "match_probability", "match_explanation"),
+                edges.select(pl.col("node_r").alias("node"), "match_weight", "match_probability", "match_explanation"),
+            ]
+        )
+        .sort("match_weight", descending=True)
+        .unique("node", keep="first")
+        .drop("match_weight")
+    )
+    con.execute(sql_text.CLUSTER_FACTS)
+    facts = con.sql("SELECT * FROM res_cluster_facts").pl()
+    chosen = _choose_person_ids(facts, key)
+    con.register("res_cluster_pid_df", chosen)
+    con.execute("CREATE OR REPLACE TEMP TABLE res_cluster_pid AS SELECT * FROM res_cluster_pid_df")
+    con.unregister("res_cluster_pid_df")
+    con.register("res_best_df", best)
+    con.execute("CREATE OR REPLACE TEMP TABLE res_best AS SELECT * FROM res_best_df")
+    con.unregister("res_best_df")
+
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE res_out AS
+        SELECT r.* EXCLUDE (rid), c.person_id,
+               CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN $exact
+                    WHEN r.id_norm IS NOT NULL THEN $repaired
+                    WHEN b.node IS NULL THEN $new
+                    WHEN b.match_probability >= $auto THEN $prob
+                    ELSE $review END AS match_method,
+               CASE WHEN r.id_norm IS NOT NULL THEN 1.0 ELSE b.match_probability END AS match_probability,
+               CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN $exact
+                    WHEN r.id_norm IS NOT NULL THEN $repaired || ' (' || r.id_issue || ')'
+                    WHEN b.node IS NULL THEN '未找到足够相似的已知人员, ' || $new
+                    ELSE b.match_explanation END AS match_explanation
+        FROM res_rows r
+        JOIN res_row_nodes rn USING (rid)
+        JOIN res_labels l USING (node)
+        JOIN res_cluster_pid c USING (label)
+        LEFT JOIN res_best b ON b.node = rn.node AND r.id_norm IS NULL
+        """,
+        {
+            "exact": spec.METHOD_EXACT_ID,
+            "repaired": spec.METHOD_REPAIRED_ID,
+            "new": spec.METHOD_NEW,
+            "prob": spec.METHOD_PROBABILISTIC,
+            "review": spec.METHOD_REVIEW,
+            "auto": spec.AUTO_LINK_PROBABILITY,
+        },
+    )
+    persons_rel = con.sql(sql_text.PERSONS, params={"quarter": quarter}).pl()
+    con.register("res_persons_df", persons_rel)
+    with warehouse.transaction(con):
+        warehouse.replace_rows(con, "work_source_records", {"quarter": quarter}, "res_out")
+        warehouse.replace_rows(con, "work_persons", {}, "res_persons_df")
+        households.write_household_members(con, quarter)
+    con.unregister("res_persons_df")
+
+    counts = dict(
+        con.execute(
+            "SELECT match_method, count(*) FROM work_source_records WHERE quarter = ? GROUP BY 1", [quarter]
+        ).fetchall()
+    )
+    result = {
+        "rows": int(sum(counts.values())),
+        "persons": int(con.execute(
+            "SELECT count(DISTINCT person_id) FROM work_source_records WHERE quarter = ?", [quarter]
+        ).fetchall()[0][0]),
+        "persons_index": int(con.execute("SELECT count(*) FROM work_persons").fetchall()[0][0]),
+        "match_methods": {k: int(v) for k, v in counts.items()},
+        "review_band": int(counts.get(spec.METHOD_REVIEW, 0)),
+        "candidate_pairs": stats["pairs"],
+        "links": len(edges),
+        "links_cut_by_guard": int(cut),
+        "oversized_blocks": stats["oversized_blocks"],
+        "household_members": int(con.execute(
+            "SELECT count(*) FROM work_household_members WHERE quarter = ?", [quarter]
+        ).fetchall()[0][0]),
+        "seconds_blocking": round(t_block - t0, 2),
+        "seconds_total": round(time.perf_counter() - t0, 2),
+        "model_version": model.version,
+    }
+    for t in ("res_rows", "res_anchors", "res_nodes", "res_row_nodes", "res_profiles", "res_pairs",
+              "res_labels", "res_cluster_facts", "res_cluster_pid", "res_best", "res_out"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    return result
+

@@ -1,0 +1,162 @@
+"""The person-matching model as a specification: comparisons, blocking keys, thresholds.
+
+Read this module to know the whole model (Splink style). Everything else in
+`matchers.resolution` executes what is written here and defines no threshold of its own.
+
+Stage 1 (deterministic): rows sharing a valid normalised ID are one person.
+Stage 2 (candidates): DuckDB equi-joins on the blocking keys below; one side of every pair is a
+row without a valid ID (two valid IDs are never compared: they are two people by definition).
+Stage 3 (Fellegi-Sunter): each candidate pair gets one level per comparison; the match weight is
+the prior plus the sum of the level weights (log2 m/u), names adjusted by term frequency. The prior
+is ρ/N: ρ the share of records whose person has other records (from Stage 1), N the nodes of the
+run (persons by valid ID, earlier persons, rows without one); with the name's term frequency
+(share of nodes) it makes a unique name strong evidence and 张伟 weak, at any scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODEL_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Level:
+    key: str  # identifier stored in the model file
+    label: str  # Chinese text in the explanation shown to officers
+    tf: bool = False  # term-frequency adjusted (names: 张伟 agreeing is weak, 欧阳翠花 strong)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    key: str
+    label: str
+    levels: tuple[Level, ...]  # in order, first that holds wins; "null" (no data) is implicit
+    note: str = ""
+
+    def level_index(self, key: str) -> int:
+        for i, level in enumerate(self.levels):
+            if level.key == key:
+                return i
+        raise KeyError(key)
+
+
+# ---- comparisons ------------------------------------------------------------------------------
+# The ID comparison looks at the 17 significant digits (a valid ID, or the digits kept from a
+# failed-check ID) and at the prefix kept from an Excel-truncated ID. One mistyped digit or two
+# swapped neighbours always break the MOD 11-2 check, so such a row never carries a valid ID.
+ID = Comparison(
+    "id",
+    "身份证号",
+    (
+        Level("exact", "身份证号前17位相同"),
+        Level("one_substitution", "身份证号差一位"),
+        Level("one_transposition", "身份证号相邻两位颠倒"),
+        Level("prefix", "身份证号截断部分一致"),
+        Level("else", "身份证号不同"),
+    ),
+)
+
+NAME = Comparison(
+    "name",
+    "姓名",
+    (
+        Level("exact", "姓名相同", tf=True),
+        Level("simplified", "姓名繁简/间隔号转换后相同", tf=True),
+        Level("pinyin", "姓名拼音相同", tf=True),
+        Level("wildcard", "姓名含生僻字占位符且其余相同"),
+        Level("one_char", "姓名差一个字"),
+        Level("else", "姓名不同"),
+    ),
+)
+
+# Birth date, sex and region derived from an ID are NOT independent of the ID comparison: they
+# are compared only for pairs whose ID comparison is null (e.g. a J/L student number against an
+# ID, a truncated ID, no ID at all). Counting them twice makes strangers born the same day match.
+BIRTH = Comparison(
+    "birth",
+    "出生日期",
+    (
+        Level("exact", "出生日期相同"),
+        Level("same_year", "出生年份相同"),
+        Level("else", "出生日期不同"),
+    ),
+    note="only where the ID comparison is null",
+)
+
+SEX = Comparison(
+    "sex",
+    "性别",
+    (Level("exact", "性别相同"), Level("else", "性别不同")),
+    note="only where the ID comparison is null",
+)
+
+DISTRICT = Comparison(
+    "district",
+    "所在区",
+    (Level("exact", "所在区相同"), Level("else", "所在区不同")),
+)
+
+COMPARISONS: tuple[Comparison, ...] = (ID, NAME, BIRTH, SEX, DISTRICT)
+
+# ---- blocking -----------------------------------------------------------------------------------
+# Each rule is an SQL expression over the profile table (`matchers.resolution.blocking`): rows whose
+# keys are equal become candidate pairs. Null keys never block. The five id_* keys catch every
+# single substitution and every adjacent transposition in the 17 digits (pigeonhole over parts).
+
+
+@dataclass(frozen=True)
+class BlockingRule:
+    key: str
+    label: str
+    sql: str  # over columns id17, id_prefix, name_key, name_pinyin, surname_pinyin, birth, district
+
+
+BLOCKING_RULES: tuple[BlockingRule, ...] = (
+    BlockingRule("id_region_birth", "身份证号前14位", "substr(id17, 1, 14)"),
+    BlockingRule("id_birth_seq", "身份证号第7-17位", "substr(id17, 7, 11)"),
+    BlockingRule("id_region_seq", "身份证号地区码+顺序码", "substr(id17, 1, 6) || substr(id17, 15, 3)"),
+    BlockingRule("id_swap_6_7", "身份证号第6/7位互换", "substr(id17, 1, 5) || substr(id17, 8, 10)"),
+    BlockingRule("id_swap_14_15", "身份证号第14/15位互换", "substr(id17, 1, 13) || substr(id17, 16, 2)"),
+    BlockingRule(
+        "truncated_prefix_pinyin",
+        "截断身份证号前6位+姓名拼音",
+        "coalesce(substr(id_prefix, 1, 6), substr(id17, 1, 6)) || '|' || name_pinyin",
+    ),
+    BlockingRule("birth_surname", "出生日期+姓氏拼音", "CAST(birth AS VARCHAR) || '|' || surname_pinyin"),
+    BlockingRule("pinyin_birth", "姓名拼音+出生日期", "name_pinyin || '|' || CAST(birth AS VARCHAR)"),
+    BlockingRule("name_district", "姓名+所在区", "name_key || '|' || district"),
+    BlockingRule("pinyin_district", "姓名拼音+所在区", "name_pinyin || '|' || district"),
+    BlockingRule("name", "姓名", "name_key"),  # rows without district: capped on common names
+)
+
+# A block whose pairs (rows without a valid ID × all profiles sharing the key) exceed this is
+# skipped and reported (a block on 张伟 alone must never explode).
+MAX_BLOCK_PAIRS = 20_000
+
+# ---- thresholds ---------------------------------------------------------------------------------
+AUTO_LINK_PROBABILITY = 0.99  # at or above: linked (概率匹配)
+REVIEW_PROBABILITY = 0.80  # at or above, below auto-link: linked, marked 待核实 (rule Q03)
+
+# ---- training -----------------------------------------------------------------------------------
+U_SAMPLE_PAIRS = 200_000  # random pairs for the u probabilities
+U_FLOOR = 1e-6  # a level never seen among random pairs
+M_FLOOR = 1e-3  # a level never seen among true matches still happens now and then
+LABELLED_PAIRS = 200_000  # pairs of rows sharing a valid ID: m of the comparisons other than the ID
+# m of these comparisons comes from the Stage 1 pairs (rows sharing a valid ID: known matches);
+# EM on the candidates estimates the rest (the ID comparison) with these held fixed.
+M_FROM_LABELLED = ("name", "birth", "sex", "district")
+# Levels whose m is fixed by what we know of the errors, not learnt: a true match whose 17 digits
+# differ by more than one typo/transposition, or whose truncated prefix disagrees, is very rare.
+# (Left to EM, the many strangers sharing a common name and a blocking key inflate it.)
+M_FIXED_LEVELS = {"id": {"else": 0.002}}
+EM_ITERATIONS = 60
+EM_TOLERANCE = 1e-7
+TF_MINIMUM = 1e-6  # term frequency floor for a name seen once in a very large extract
+
+# ---- labels (match_method) ----------------------------------------------------------------------
+METHOD_EXACT_ID = "身份证号一致"
+METHOD_REPAIRED_ID = "身份证号修复后一致"
+METHOD_PROBABILISTIC = "概率匹配"
+METHOD_REVIEW = "概率匹配(待核实)"
+METHOD_NEW = "新建人员"

@@ -1,0 +1,298 @@
+"""The SQL of a resolution run, as named constants (parameters bound, never formatted in)."""
+
+ROWS = """
+CREATE OR REPLACE TEMP TABLE res_rows AS
+SELECT row_number() OVER (ORDER BY source, source_file, source_row) - 1 AS rid, *
+FROM stg_records
+WHERE quarter = ?
+"""
+
+# Earlier persons (published master index) are anchors: an ID-less person keeps its person_id by
+# linking to its anchor; a valid ID keeps the person_id it had.
+ANCHORS = """
+CREATE OR REPLACE TEMP TABLE res_anchors AS
+SELECT person_id, id_number, name, name_key, name_pinyin, surname_pinyin, sex, birth_date, district,
+       first_quarter, last_quarter,
+       CASE WHEN id_number IS NOT NULL THEN 'I:' || id_number ELSE 'P:' || person_id END AS node_key
+FROM persons
+"""
+
+NODES = """
+CREATE OR REPLACE TEMP TABLE res_nodes AS
+SELECT row_number() OVER (ORDER BY node_key) - 1 AS node, node_key,
+       node_key LIKE 'I:%' AS valid
+FROM (
+    SELECT CASE WHEN id_norm IS NOT NULL THEN 'I:' || id_norm ELSE 'R:' || rid END AS node_key
+    FROM res_rows
+    UNION
+    SELECT node_key FROM res_anchors
+)
+"""
+
+ROW_NODES = """
+CREATE OR REPLACE TEMP TABLE res_row_nodes AS
+SELECT r.rid, n.node
+FROM res_rows r
+JOIN res_nodes n
+  ON n.node_key = CASE WHEN r.id_norm IS NOT NULL THEN 'I:' || r.id_norm ELSE 'R:' || r.rid END
+"""
+
+PROFILES = """
+CREATE OR REPLACE TEMP TABLE res_profiles AS
+SELECT row_number() OVER (ORDER BY node, name_norm, district, id17, id_prefix, birth, sex) - 1 AS pid, *
+FROM (
+    SELECT DISTINCT * FROM (
+        SELECT rn.node,
+               r.id_norm IS NULL AS unresolved,
+               CASE
+                   WHEN r.id_norm IS NOT NULL THEN substr(r.id_norm, 1, 17)
+                   WHEN r.id_kind = 'bad_check' AND length(r.id_evidence) = 17 THEN r.id_evidence
+               END AS id17,
+               CASE
+                   WHEN r.id_norm IS NULL AND r.id_kind = 'truncated' AND length(r.id_evidence) >= 6
+                   THEN r.id_evidence
+               END AS id_prefix,
+               r.name_norm, r.name_key, r.name_pinyin, r.surname_pinyin,
+               coalesce(r.name_wildcard, false) AS name_wildcard,
+               coalesce(
+                   r.id_birth_date,
+                   CASE WHEN r.id_kind = 'bad_check'
+                        THEN try_strptime(substr(r.id_evidence, 7, 8), '%Y%m%d')::DATE END
+               ) AS birth,
+               coalesce(r.sex, r.id_sex) AS sex,
+               r.district
+        FROM res_rows r JOIN res_row_nodes rn USING (rid)
+        UNION ALL
+        SELECT n.node, false, substr(a.id_number, 1, 17), NULL,
+               a.name, a.name_key, a.name_pinyin, a.surname_pinyin,
+               coalesce(a.name_key LIKE '%?%', false), a.birth_date, a.sex, a.district
+        FROM res_anchors a JOIN res_nodes n USING (node_key)
+    )
+)
+"""
+
+# Term frequencies of names: the share of nodes (persons by valid ID, earlier persons, rows without
+# a valid ID) carrying the value, so that one person's many records do not make a name common; the
+# row's own node is not counted (a name nobody else carries is as rare as it gets).
+PAIR_ATTRIBUTES = """
+WITH n AS (SELECT count(DISTINCT node)::DOUBLE AS total FROM res_profiles),
+tf_key AS (
+    SELECT name_key, greatest(count(DISTINCT node) - 1, 1) / any_value(n.total) AS tf
+    FROM res_profiles, n GROUP BY name_key
+),
+tf_pinyin AS (
+    SELECT name_pinyin, greatest(count(DISTINCT node) - 1, 1) / any_value(n.total) AS tf
+    FROM res_profiles, n GROUP BY name_pinyin
+)
+SELECT p.pid_l, p.pid_r, l.node AS node_l, r.node AS node_r,
+       l.id17 AS id17_l, r.id17 AS id17_r, l.id_prefix AS id_prefix_l, r.id_prefix AS id_prefix_r,
+       l.name_norm AS name_norm_l, r.name_norm AS name_norm_r,
+       l.name_key AS name_key_l, r.name_key AS name_key_r,
+       l.name_pinyin AS name_pinyin_l, r.name_pinyin AS name_pinyin_r,
+       l.birth AS birth_l, r.birth AS birth_r, l.sex AS sex_l, r.sex AS sex_r,
+       l.district AS district_l, r.district AS district_r,
+       tk.tf AS tf_name_key, tp.tf AS tf_name_pinyin
+FROM res_pairs p
+JOIN res_profiles l ON l.pid = p.pid_l
+JOIN res_profiles r ON r.pid = p.pid_r
+LEFT JOIN tf_key tk ON tk.name_key = l.name_key
+LEFT JOIN tf_pinyin tp ON tp.name_pinyin = l.name_pinyin
+"""
+
+PROFILE_TABLE = """
+SELECT pid, node, id17, id_prefix, name_norm, name_key, name_pinyin, birth, sex, district
+FROM res_profiles
+"""
+
+# Facts per cluster, for choosing its person_id and its person row.
+CLUSTER_FACTS = """
+CREATE OR REPLACE TEMP TABLE res_cluster_facts AS
+WITH node_facts AS (
+    SELECT l.label, n.node_key, a.person_id AS anchor_pid
+    FROM res_nodes n
+    JOIN res_labels l USING (node)
+    LEFT JOIN res_anchors a USING (node_key)
+),
+prev AS (  -- the person each row had in the previous run of this quarter
+    SELECT l.label, s.person_id, count(*) AS n
+    FROM res_rows r
+    JOIN res_row_nodes rn USING (rid)
+    JOIN res_labels l USING (node)
+    JOIN source_records s
+      ON s.quarter = r.quarter AND s.source = r.source
+     AND s.source_file = r.source_file AND s.source_row = r.source_row
+    WHERE s.person_id IS NOT NULL
+    GROUP BY l.label, s.person_id
+),
+first_row AS (
+    SELECT l.label, min(r.rid) AS rid, count(*) AS n_rows
+    FROM res_rows r JOIN res_row_nodes rn USING (rid) JOIN res_labels l USING (node)
+    GROUP BY l.label
+)
+SELECT f.label,
+       max(substr(f.node_key, 3)) FILTER (WHERE f.node_key LIKE 'I:%') AS valid_id,
+       min(f.anchor_pid) FILTER (WHERE f.node_key LIKE 'I:%') AS id_anchor_pid,
+       min(f.anchor_pid) FILTER (WHERE f.node_key LIKE 'P:%') AS idless_anchor_pid,
+       any_value(p.prev_pid) AS prev_pid,
+       any_value(fr.n_rows) AS n_rows,
+       any_value(r.quarter) AS first_quarter_key,
+       any_value(r.source) AS first_source,
+       any_value(r.source_file) AS first_source_file,
+       any_value(r.source_row) AS first_source_row
+FROM node_facts f
+LEFT JOIN (SELECT label, arg_max(person_id, n) AS prev_pid FROM prev GROUP BY label) p USING (label)
+LEFT JOIN first_row fr USING (label)
+LEFT JOIN res_rows r ON r.rid = fr.rid
+GROUP BY f.label
+"""
+
+PERSONS = """
+WITH row_people AS (
+    SELECT c.person_id, r.*,
+           coalesce(r.id_birth_date,
+                    CASE WHEN r.id_kind = 'bad_check'
+                         THEN try_strptime(substr(r.id_evidence, 7, 8), '%Y%m%d')::DATE END) AS birth
+    FROM res_rows r
+    JOIN res_row_nodes rn USING (rid)
+    JOIN res_labels l USING (node)
+    JOIN res_cluster_pid c USING (label)
+),
+from_rows AS (
+    SELECT person_id,
+           max(id_norm) AS id_number,
+           mode(name_norm ORDER BY id_norm IS NULL, rid) AS name,
+           mode(name_key ORDER BY id_norm IS NULL, rid) AS name_key,
+           mode(name_pinyin ORDER BY id_norm IS NULL, rid) AS name_pinyin,
+           mode(surname_pinyin ORDER BY id_norm IS NULL, rid) AS surname_pinyin,
+           coalesce(max(id_sex) FILTER (WHERE id_norm IS NOT NULL), mode(coalesce(sex, id_sex))) AS sex,
+           coalesce(max(id_birth_date) FILTER (WHERE id_norm IS NOT NULL), mode(birth)) AS birth_date,
+           mode(district ORDER BY id_norm IS NULL, rid) AS district
+    FROM row_people
+    GROUP BY person_id
+),
+from_anchors AS (
+    SELECT c.person_id,
+           min(a.first_quarter) AS first_quarter,
+           max(a.last_quarter) AS last_quarter,
+           arg_min(a.id_number, a.id_number IS NULL) AS id_number,
+           arg_min(a.name, a.id_number IS NULL) AS name,
+           arg_min(a.sex, a.id_number IS NULL) AS sex,
+           arg_min(a.birth_date, a.id_number IS NULL) AS birth_date,
+           arg_min(a.district, a.id_number IS NULL) AS district,
+           arg_min(a.name_key, a.id_number IS NULL) AS name_key,
+           arg_min(a.name_pinyin, a.id_number IS NULL) AS name_pinyin,
+           arg_min(a.surname_pinyin, a.id_number IS NULL) AS surname_pinyin,
+           bool_or(a.person_id IN (SELECT person_id FROM source_records WHERE quarter <> $quarter))
+               AS named_elsewhere
+    FROM res_anchors a
+    JOIN res_nodes n USING (node_key)
+    JOIN res_labels l USING (node)
+    JOIN res_cluster_pid c USING (label)
+    GROUP BY c.person_id
+),
+kept_anchors AS (  -- earlier persons with no row this quarter stay while another quarter names them
+    SELECT * FROM from_anchors a
+    WHERE a.named_elsewhere OR a.person_id IN (SELECT person_id FROM from_rows)
+)
+SELECT coalesce(r.person_id, a.person_id) AS person_id,
+       coalesce(r.id_number, a.id_number) AS id_number,
+       coalesce(r.name, a.name) AS name,
+       coalesce(r.sex, a.sex) AS sex,
+       coalesce(r.birth_date, a.birth_date) AS birth_date,
+       coalesce(r.district, a.district) AS district,
+       coalesce(r.name_key, a.name_key) AS name_key,
+       coalesce(r.name_pinyin, a.name_pinyin) AS name_pinyin,
+       coalesce(r.surname_pinyin, a.surname_pinyin) AS surname_pinyin,
+       CASE WHEN r.person_id IS NULL THEN a.first_quarter
+            ELSE least(coalesce(a.first_quarter, $quarter), $quarter) END AS first_quarter,
+       CASE WHEN r.person_id IS NULL THEN a.last_quarter
+            ELSE greatest(coalesce(a.last_quarter, $quarter), $quarter) END AS last_quarter
+FROM from_rows r
+FULL OUTER JOIN kept_anchors a USING (person_id)
+"""
+
+HOUSEHOLD_MEMBERS = """
+WITH members AS (
+    SELECT quarter, source || ':' || household_id AS household_key, source, household_id,
+           person_id, relation, source_file, source_row, name_norm, district
+    FROM work_source_records
+    WHERE quarter = $quarter AND source IN ('assistance', 'poverty') AND household_id IS NOT NULL
+),
+heads AS (  -- 户主, or the first listed member when the roll names no head
+    SELECT household_key,
+           coalesce(min(person_id) FILTER (WHERE relation = $head),
+                    arg_min(person_id, (source_file, source_row))) AS head_pid
+    FROM members GROUP BY household_key
+),
+member_rows AS (
+    SELECT m.quarter, m.household_key, m.source, m.household_id, m.person_id,
+           arg_min(m.relation, (m.source_file, m.source_row)) AS relation,
+           bool_or(m.person_id = h.head_pid) AS is_head, 'member' AS via
+    FROM members m JOIN heads h USING (household_key)
+    GROUP BY ALL
+),
+students AS (
+    SELECT person_id, guardian_id_norm, guardian_name_norm, district
+    FROM work_source_records
+    WHERE quarter = $quarter AND source = 'education'
+      AND (guardian_id_norm IS NOT NULL OR guardian_name_norm IS NOT NULL)
+),
+guardian_by_id AS (
+    SELECT DISTINCT s.person_id AS student_pid, w.person_id AS guardian_pid
+    FROM students s
+    JOIN work_source_records w ON w.quarter = $quarter AND w.id_norm = s.guardian_id_norm
+),
+-- by name only where the student gives no guardian ID, and only when exactly one household
+-- member of the student's district carries that name
+name_candidates AS (
+    SELECT s.person_id AS student_pid, m.person_id AS guardian_pid,
+           count(DISTINCT m.person_id) OVER (PARTITION BY s.person_id, s.guardian_name_norm) AS n
+    FROM students s
+    JOIN members m ON m.name_norm = s.guardian_name_norm AND m.district IS NOT DISTINCT FROM s.district
+    WHERE s.guardian_id_norm IS NULL
+),
+guardians AS (
+    SELECT student_pid, guardian_pid FROM guardian_by_id
+    UNION
+    SELECT student_pid, guardian_pid FROM name_candidates WHERE n = 1
+),
+guardian_rows AS (
+    SELECT DISTINCT mr.quarter, mr.household_key, mr.source, mr.household_id,
+           g.student_pid AS person_id, NULL AS relation, false AS is_head, 'guardian' AS via
+    FROM guardians g
+    JOIN member_rows mr ON mr.person_id = g.guardian_pid
+    WHERE NOT EXISTS (
+        SELECT 1 FROM member_rows x
+        WHERE x.household_key = mr.household_key AND x.person_id = g.student_pid
+    )
+)
+SELECT quarter, household_key, source, household_id, person_id, relation, is_head, via FROM member_rows
+UNION ALL
+SELECT quarter, household_key, source, household_id, person_id, relation, is_head, via FROM guardian_rows
+"""
+
+# Stage 1 pairs (rows sharing a valid ID: known matches), a sample, with the ID comparison left
+# out (null) so that only name, birth date, sex and district are measured.
+LABELLED_PAIRS = """
+SELECT NULL::VARCHAR AS id17_l, NULL::VARCHAR AS id17_r,
+       NULL::VARCHAR AS id_prefix_l, NULL::VARCHAR AS id_prefix_r,
+       a.name_norm AS name_norm_l, b.name_norm AS name_norm_r,
+       a.name_key AS name_key_l, b.name_key AS name_key_r,
+       a.name_pinyin AS name_pinyin_l, b.name_pinyin AS name_pinyin_r,
+       a.id_birth_date AS birth_l, b.id_birth_date AS birth_r,
+       a.sex AS sex_l, b.sex AS sex_r,
+       a.district AS district_l, b.district AS district_r
+FROM res_rows a
+JOIN res_rows b ON a.id_norm = b.id_norm AND a.rid < b.rid
+ORDER BY hash(a.rid, b.rid)
+LIMIT $n
+"""
+
+# The share of records whose person has other records (among rows with a valid ID): how often a
+# row without a valid ID has a node of its own person to link to.
+MATCHES_PER_RECORD = """
+SELECT coalesce(sum(k) FILTER (WHERE k > 1)::DOUBLE / nullif(sum(k), 0), 0)
+FROM (SELECT count(*) AS k FROM res_rows WHERE id_norm IS NOT NULL GROUP BY id_norm)
+"""
+
+N_NODES = "SELECT count(*) FROM res_nodes"
