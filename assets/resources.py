@@ -6,7 +6,8 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, Failure, InitResourceContext
+from pydantic import PrivateAttr
 
 from matchers import warehouse
 
@@ -31,6 +32,25 @@ class WarehouseResource(ConfigurableResource):
     path: str
     extracts_dir: str
     exports_dir: str
+    # How long a run waits for another run that is writing the warehouse before it stops.
+    lock_wait_seconds: float = 5.0
+
+    _lock: warehouse.WriterLock | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """A run holds the writer lock from its first step to its last (DuckDB has one writer)."""
+        lock = warehouse.WriterLock(self.path)
+        run_id = context.run_id if context.dagster_run else ""
+        try:
+            lock.acquire(self.lock_wait_seconds, holder=run_id or "")
+        except warehouse.WarehouseBusy as exc:
+            raise Failure(description=str(exc)) from exc
+        self._lock = lock
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     @contextmanager
     def connect(self, read_only: bool = False):

@@ -156,3 +156,67 @@ def publish_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> dict[str, i
             con.execute("INSERT INTO persons BY NAME SELECT * FROM work_persons")
         counts["persons"] = con.execute("SELECT count(*) FROM persons").fetchone()[0]
     return counts
+
+
+class WarehouseBusy(Exception):
+    """Another run is writing the warehouse; the message is Chinese and says what to do."""
+
+
+class WriterLock:
+    """One writer at a time: an exclusive lock on `<warehouse>.lock`, held for a whole run.
+
+    The operating system releases it when the process ends, even when killed, so a crashed run
+    never leaves the warehouse locked.
+    """
+
+    def __init__(self, warehouse_path: str | os.PathLike):
+        self.path = Path(str(warehouse_path) + ".lock")
+        self._fh = None
+
+    def acquire(self, wait_seconds: float = 0.0, holder: str = "") -> None:
+        import fcntl
+        import json
+        import time
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        old = os.umask(_PRIVATE_UMASK)
+        try:
+            fh = open(self.path, "a+", encoding="utf-8")
+        finally:
+            os.umask(old)
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fh.seek(0)
+                    info = fh.read().strip()
+                    fh.close()
+                    try:
+                        who = json.loads(info) if info else {}
+                    except ValueError:
+                        who = {}
+                    since = who.get("since", "未知时间")
+                    raise WarehouseBusy(
+                        f"另一个比对作业正在写入仓库 {self.path.with_suffix('')}"
+                        f"(进程 {who.get('pid', '?')},开始于 {since}),本次运行未做任何修改。"
+                        "请等它结束后再运行。"
+                    ) from None
+                time.sleep(0.2)
+        fh.seek(0)
+        fh.truncate()
+        import datetime as dt
+
+        fh.write(json.dumps({"pid": os.getpid(), "since": dt.datetime.now().isoformat(timespec="seconds"), "run": holder}))
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        import fcntl
+
+        if self._fh is not None:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
