@@ -4,6 +4,7 @@ R04 against the previous quarter, per-district thresholds and the thresholds fil
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import duckdb
 import pytest
@@ -161,6 +162,11 @@ def test_per_district_override_is_applied_and_recorded(tmp_path):
     assert logged[(None, "monitoring_line_annual")] == 7800
     assert logged[("洪山区", "monitoring_line_annual")] == 9000
     assert logged[("洪山区", "dibao_standard_monthly")] == 800  # the rest in force in 洪山区
+    details = json.loads(
+        w.con.execute("SELECT details FROM run_log WHERE step = 'flags' AND run_id = 'run-1'").fetchone()[0]
+    )
+    assert details["counts"]["R01"] == 1
+    assert details["thresholds"]["districts"]["洪山区"]["monitoring_line_annual"] == 9000
 
 
 def test_thresholds_file_defaults_match_rules_md_and_env_var_points_elsewhere(tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -334,17 +335,35 @@ def run_rules(
 ) -> RuleRun:
     """Compute the quarter's flags into `work_flags` and record the thresholds in force.
 
-    One transaction replaces the quarter's rows of work_flags and appends to rule_config_log;
+    One transaction replaces the quarter's rows of work_flags and appends to rule_config_log and
+    run_log (step 'flags': counts, previous quarter, thresholds);
     `warehouse.publish_quarter` then makes them public. `reviews` is only read.
     """
     config = config or load_config()
     run_id = run_id or uuid.uuid4().hex
+    started = dt.datetime.now()
     prev, skipped = compute_flags(con, quarter, config)
+    counts = dict.fromkeys(RULE_CODES, 0)
+    for code, n in con.execute(
+        "SELECT rule_code, count(*) FROM r_flags GROUP BY rule_code"
+    ).fetchall():
+        counts[code] = n
     now = dt.datetime.now()
     log_rows = [
         (quarter, run_id, now, config.source, config.sha256, d, s, v)
         for d, s, v in _config_log_rows(config)
     ]
+    details = {
+        "counts": counts,
+        "previous_quarter": prev,
+        "skipped": skipped,
+        "config_source": config.source,
+        "config_sha256": config.sha256,
+        "thresholds": {
+            "defaults": config.defaults,
+            "districts": {d: config.for_district(d) for d in sorted(config.districts)},
+        },
+    }
     with transaction(con):
         con.execute("DELETE FROM work_flags WHERE quarter = ?", [quarter])
         con.execute("INSERT INTO work_flags BY NAME SELECT * FROM r_flags")
@@ -354,11 +373,11 @@ def run_rules(
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             log_rows,
         )
-    counts = dict.fromkeys(RULE_CODES, 0)
-    for code, n in con.execute(
-        "SELECT rule_code, count(*) FROM r_flags GROUP BY rule_code"
-    ).fetchall():
-        counts[code] = n
+        con.execute(
+            "INSERT INTO run_log (quarter, step, run_id, started_at, finished_at, details) "
+            "VALUES (?, 'flags', ?, ?, ?, ?)",
+            [quarter, run_id, started, now, json.dumps(details, ensure_ascii=False)],
+        )
     # new: first seen this quarter; carried: seen in an earlier quarter; resolved: flagged in the
     # previous published quarter and gone now (the `resolved_flags` view once published).
     new, carried, resolved = con.execute(
