@@ -31,6 +31,7 @@ from .truth_rules import expected_flags
 from .world import CN_NUM, Rec, World, minus_months, quarter_end
 
 DEFAULT_QUARTERS = ("2026Q2", "2026Q3")
+BIG_RUN = 50_000  # households above which most sources are written as CSV instead of XLSX
 SERIAL, EMPTY, REMARK = "__serial__", "__empty__", "__remark__"
 
 # Per source: (file name pattern, format) for even and odd quarter positions; medical is split in two.
@@ -70,13 +71,18 @@ class FilePlan:
     headers: list
 
 
-def plan_files(quarters: list[str]) -> dict[tuple[int, str], list[FilePlan]]:
-    """File names, formats and headers; every alias of contract.py is used somewhere (least used first)."""
+def plan_files(quarters: list[str], xlsx_sources=C.SOURCES) -> dict[tuple[int, str], list[FilePlan]]:
+    """File names, formats and headers; every alias of contract.py is used somewhere (least used first).
+
+    Sources not in xlsx_sources are written as UTF-8-BOM CSV where the plan says XLSX (big runs).
+    """
     used: Counter = Counter()
     plans: dict[tuple[int, str], list[FilePlan]] = {}
     for qi, q in enumerate(quarters):
         for src in C.SOURCES:
             name_pat, fmt = FILE_PLAN[src][qi % 2]
+            if fmt == "xlsx" and src not in xlsx_sources:
+                name_pat, fmt = name_pat.replace(".xlsx", ".csv"), "utf-8-sig"
             names = [name_pat.format(q=q, k=k) for k in (1, 2)] if src == "medical" else [name_pat.format(q=q)]
             plans[(qi, src)] = []
             for fi, name in enumerate(names):
@@ -360,9 +366,9 @@ class Formatter:
 class Outputs:
     """All open files of one generation run plus their row counters."""
 
-    def __init__(self, out: Path, quarters: list[str], seed: int):
+    def __init__(self, out: Path, quarters: list[str], seed: int, xlsx_sources=C.SOURCES):
         self.quarters = quarters
-        self.plans = plan_files(quarters)
+        self.plans = plan_files(quarters, xlsx_sources)
         self.files: dict[str, object] = {}
         self.rows: Counter = Counter()
         self.totals: Counter = Counter()
@@ -438,7 +444,8 @@ def generate(out: Path, households: int, seed: int, quarters: list[str], log=pri
                 shutil.rmtree(d)
     (out / "truth").mkdir(parents=True, exist_ok=True)
     world = World(seed, quarters)
-    outs = Outputs(out, quarters, seed)
+    # Big runs write XLSX only for the small disability roll (xlsxwriter is the slow part).
+    outs = Outputs(out, quarters, seed, C.SOURCES if households <= BIG_RUN else ("disability",))
     fmt = Formatter(random.Random(f"{seed}:cells"))
     truth = out / "truth"
     rec_files, flag_files = [], []

@@ -73,9 +73,11 @@ GIVEN = {
 }
 # Names so common that many unrelated people share them (weights within the tier).
 COMMON_FULL = {
-    "男": ("张伟", "王伟", "李伟", "刘伟", "李强", "王磊", "刘洋", "王勇", "李军", "张勇", "张杰", "王强", "张磊"),
+    "男": ("张伟", "王伟", "李伟", "刘伟", "李强", "刘洋", "王磊", "王勇", "李军", "张勇", "张杰", "王强", "张磊"),
     "女": ("王芳", "李娜", "王秀英", "李秀英", "张秀英", "张敏", "李静", "张丽", "王静", "王丽", "刘芳", "王艳"),
 }
+COMMON_WEIGHTS = {"男": (10, 5, 4, 4, 4, 8, 3, 3, 3, 3, 3, 3), "女": (10, 8, 8, 4, 4, 4, 4, 3, 3, 3, 3, 3)}
+COMMON_WEIGHTS = {s: w + (3,) * (len(COMMON_FULL[s]) - len(w)) for s, w in COMMON_WEIGHTS.items()}
 # Characters outside common input methods: departments type `?`, `□` or `_` for them.
 RARE_GIVEN = {"男": ("喆", "堃", "犇", "镕", "昇", "赟", "垚"), "女": ("玥", "祎", "珺", "婍", "琤", "翀")}
 RARE_CHARS = frozenset("喆堃犇镕昇赟垚玥祎珺婍琤翀")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, timedelta
 
 from matchers import contract as C
@@ -123,6 +124,7 @@ def quarter_end(quarter: str) -> date:
     return date(year, 3 * q, 31 if q in (1, 4) else 30)
 
 
+@lru_cache(maxsize=4096)
 def minus_months(d: date, months: int) -> date:
     y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
     m += 1
@@ -186,8 +188,8 @@ class World:
         if name is None:
             if minority:
                 name = rng.choice(pools.MINORITY[sex])
-            elif surname and rng.random() < 0.06 and born.year < 2000 and len(surname) == 1:
-                name = rng.choice(pools.COMMON_FULL[sex])
+            elif surname and rng.random() < 0.12 and born.year < 2000 and len(surname) == 1:
+                name = rng.choices(pools.COMMON_FULL[sex], pools.COMMON_WEIGHTS[sex])[0]
             else:
                 name = surname + self._given(sex, born)
         if twin_of is not None:
@@ -246,14 +248,15 @@ class World:
         head_sex = "男" if rng.random() < 0.7 else "女"
         head_born = self._born(26, 84)
         name = None
-        if district in self.pending_name and not minority:
+        named = kind != "general" and not minority  # namesakes only where they will appear in a roll
+        if named and district in self.pending_name:
             name, year = self.pending_name.pop(district)
             head_born = _rand_date(rng, date(year, 1, 1), date(year, 12, 31))
-        elif district in self.last_head and rng.random() < 0.025 and not minority:
+        elif named and district in self.last_head and rng.random() < 0.03:
             # a different person with the same name, born the same year, in the same district
             name, year, head_sex = self.last_head[district]
             head_born = _rand_date(rng, date(year, 1, 1), date(year, 12, 31))
-        elif rng.random() < 0.015 and not minority:
+        elif named and rng.random() < 0.02:
             pair = rng.choice(pools.HOMOPHONES)
             name = pair[0]
             self.pending_name[district] = (pair[1], head_born.year)
@@ -262,7 +265,8 @@ class World:
         if name is not None and not minority:
             surname = name[:2] if name[:2] in pools.COMPOUND_SURNAMES else name[0]
         head = self.person(district, head_born, head_sex, surname, minority=minority, name=name)
-        self.last_head[district] = (head.name, head.born.year, head.sex)
+        if named:
+            self.last_head[district] = (head.name, head.born.year, head.sex)
         out = [(head, C.RELATION_HEAD)]
         age = self.ref.year - head_born.year
         spouse = None
@@ -377,7 +381,7 @@ class World:
             unit = self._unit(f"{prefix}{fam.fid:07d}", members, cat_dibao, status)
             fam.assistance.append(unit)
             kids = [p for p, r in fam.persons if r == "子女"]
-            if kids and rng.random() < 0.10:
+            if kids and rng.random() < 0.25:
                 # the head's parent keeps a separate 低保 household that also lists a grandchild
                 head = fam.persons[0][0]
                 g_sex = rng.choice("男女")
@@ -450,15 +454,15 @@ class World:
             return
         status = rng.choices(C.POVERTY_STATUSES, (72, 15, 13))[0]
         monitor = rng.choice(C.MONITOR_TYPES) if rng.random() < (0.35 if status == "已脱贫" else 0.3) else ""
-        prev = rng.randrange(6500, 20001, 10)
+        prev = rng.randrange(7000, 24001, 10)
         r = rng.random()
         if r < 0.08:
             cur = int(prev * rng.uniform(0.45, 0.70))  # a sharp drop (R02)
-        elif r < 0.11:
+        elif r < 0.12:
             cur = int(prev * 0.71)  # drop ratio just under 0.30 (near miss)
-        elif r < 0.15:
-            cur = 7800  # exactly on the monitoring line (near miss for R01)
         elif r < 0.18:
+            cur = 7800  # exactly on the monitoring line (near miss for R01)
+        elif r < 0.22:
             cur = 9600  # exactly the 低保 standard x 12 (near miss for M06)
         else:
             cur = int(prev * rng.uniform(0.85, 1.25))
