@@ -4,8 +4,8 @@ SELECT 'M03' AS rule_code,
        r.person_id,
        NULL AS household_key,
        min(r.district) AS district,
-       p.label || ' 残疾等级' || $grade_labels[min(r.grade)] || ',所在低保家庭(家庭编号'
-           || array_to_string(p.support_households, '、') || ')享受低保,未享受困难残疾人生活补贴' AS reason,
+       p.label || ' 残疾等级' || $grade_labels[min(r.grade)] || ',为低保家庭(家庭编号'
+           || array_to_string(p.support_households, '、') || ')成员,未享受困难残疾人生活补贴' AS reason,
        list_concat(list(r.ev ORDER BY r.ev), p.support_ev) AS evidence
 FROM r_rec r
 JOIN r_person p USING (person_id)

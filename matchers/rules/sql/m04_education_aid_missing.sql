@@ -12,7 +12,7 @@ WITH students AS (
     HAVING bool_and(coalesce(trim(aid_programme), '') = '')
 ),
 qualifying AS (
-    SELECT m.person_id, h.household_key, h.head_ev,
+    SELECT m.person_id, h.household_key, h.household_id, h.head_ev,
            CASE WHEN h.in_tekun THEN '特困'
                 WHEN h.in_support THEN '低保'
                 WHEN list_contains($poverty_unlifted, h.poverty_status) THEN h.poverty_status
@@ -28,7 +28,8 @@ SELECT 'M04' AS rule_code,
        NULL AS household_key,
        s.district,
        p.label || ' 就读于' || coalesce(s.school, '(学校未填)') || ',家庭为'
-           || string_agg(DISTINCT q.why, '、' ORDER BY q.why) || '家庭,未享受任何教育资助' AS reason,
+           || string_agg(DISTINCT q.why, '、' ORDER BY q.why) || '家庭(户编号'
+           || string_agg(DISTINCT q.household_id, '、' ORDER BY q.household_id) || '),未享受任何教育资助' AS reason,
        list_concat(s.ev, list(q.head_ev ORDER BY q.head_ev)) AS evidence
 FROM students s
 JOIN qualifying q USING (person_id)
