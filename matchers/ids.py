@@ -72,7 +72,6 @@ SEX_MALE, SEX_FEMALE = "男", "女"
 # Disability certificate category digit (中国残疾人证: 1 视力 ... 7 多重), in contract order.
 CERT_CATEGORIES = {str(i + 1): c for i, c in enumerate(DISABILITY_CATEGORIES)}
 
-_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 _CHECK_CHARS = "10X98765432"
 
 # Characters removed before anything else and named ISSUE_WHITESPACE (zero-width ones included,
@@ -85,6 +84,9 @@ _SCI_RE = re.compile(r"^([0-9])(?:\.([0-9]+))?[eE]\+?([0-9]{1,2})$")
 _DOT0_RE = re.compile(r"^([0-9]+[Xx]?)\.0+$")
 _ID18_RE = re.compile(r"^[0-9]{17}[0-9X]$")
 _DIGITS_RE = re.compile(r"^[0-9]+$")
+_ANY_DIGIT_RE = re.compile(r"[0-9]")
+# Python's \s is str.isspace (U+3000, NBSP, tab ...); zero-width characters added.
+_SPACE_RE = re.compile(f"[\\s{_ZERO_WIDTH}]")
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,8 @@ def check_char(first17: str) -> str:
     """The ISO 7064 MOD 11-2 check character for 17 ASCII digits."""
     if len(first17) != 17 or not _DIGITS_RE.match(first17):
         raise ValueError("check_char needs exactly 17 ASCII digits")
-    return _CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, _WEIGHTS)) % 11]
+    # sum(d_i * 2^(17-i)) mod 11 == 2 * int(first17, 13) mod 11 (13 ≡ 2 mod 11).
+    return _CHECK_CHARS[(2 * int(first17, 13)) % 11]
 
 
 def _birth_date(yyyymmdd: str, today: date | None = None) -> date | None:
@@ -175,13 +178,13 @@ def _join(issues: list[str]) -> str | None:
 def _clean(raw: str, issues: list[str]) -> str:
     """Remove the repairable surface damage, naming each kind once."""
     s = raw
-    if any(ch in _ZERO_WIDTH or ch.isspace() for ch in s):
+    if _SPACE_RE.search(s):
         issues.append(ISSUE_WHITESPACE)
-        s = "".join(ch for ch in s if not (ch in _ZERO_WIDTH or ch.isspace()))
+        s = _SPACE_RE.sub("", s)
     folded = unicodedata.normalize("NFKC", s)
     if folded != s:
         issues.append(ISSUE_FULLWIDTH)
-        s = "".join(ch for ch in folded if not ch.isspace())
+        s = _SPACE_RE.sub("", folded)
     if s and s[0] in _APOSTROPHES:
         issues.append(ISSUE_APOSTROPHE)
         s = s.lstrip(_APOSTROPHES)
@@ -261,7 +264,7 @@ def normalise_id(raw: str | None, kind: str = "id", today: date | None = None) -
         return IdResult(id_issue=ISSUE_MISSING, id_kind=KIND_NONE)
     issues: list[str] = []
     s = _clean(str(raw), issues)
-    if not any("0" <= ch <= "9" for ch in s):  # '', '/', '无', '不详', 'NULL': nothing to read
+    if not _ANY_DIGIT_RE.search(s):  # '', '/', '无', '不详', 'NULL': nothing to read
         return IdResult(id_issue=ISSUE_MISSING, id_kind=KIND_NONE)
 
     m = _SCI_RE.match(s)
@@ -359,22 +362,34 @@ def _from_student(prefix: str, rest: str, issues: list[str], today: date) -> IdR
 
 
 # ---- the column normaliser --------------------------------------------------------------------
-def _clean_ids_fast(raw: pl.Expr, today: date) -> list[pl.Expr]:
-    """RESULT_FIELDS for values already in canonical 18-character form, as polars expressions."""
-    n17 = raw.str.slice(0, 17).cast(pl.Int64, strict=False)
-    total = pl.lit(0, dtype=pl.Int64)
-    for i, w in enumerate(_WEIGHTS):
-        total = total + ((n17 // (10 ** (16 - i))) % 10) * w
-    expected = (total % 11).replace_strict(
-        list(range(11)), list(_CHECK_CHARS), return_dtype=pl.String
+def _canonical_ids(frame: pl.DataFrame, today: date) -> pl.DataFrame:
+    """RESULT_FIELDS for a `raw` column of canonical 18-character values, with polars only.
+
+    The check character uses the identity sum(d_i * 2^(17-i)) = 2 * int(first17, base 13)
+    (mod 11): one base-13 parse instead of 17 digit extractions.
+    """
+    raw = pl.col("raw")
+    steps = frame.with_columns(
+        raw.str.slice(0, 17).str.to_integer(base=13, dtype=pl.UInt64, strict=False).alias("_b13"),
+        raw.str.slice(6, 8).str.to_date("%Y%m%d", strict=False).alias("_born"),
+    ).with_columns(
+        ((23 - 2 * (pl.col("_b13") % 11).cast(pl.Int64)) % 11).alias("_r"),
+        pl.when(
+            (pl.col("_born").dt.year() >= MIN_BIRTH_YEAR) & (pl.col("_born") <= pl.lit(today))
+        )
+        .then(pl.col("_born"))
+        .alias("_born"),
+    ).with_columns(
+        (
+            pl.when(pl.col("_r") == 10).then(pl.lit("X")).otherwise(pl.col("_r").cast(pl.String))
+            == raw.str.slice(17, 1)
+        ).alias("_check_ok"),
+    ).with_columns(
+        (pl.col("_check_ok") & pl.col("_born").is_not_null()).alias("_valid"),
     )
-    born = raw.str.slice(6, 8).str.to_date("%Y%m%d", strict=False)
-    born = pl.when(born.dt.year() >= MIN_BIRTH_YEAR).then(born)
-    born = pl.when(born <= pl.lit(today)).then(born)
-    check_ok = expected == raw.str.slice(17, 1)
-    valid = check_ok & born.is_not_null()
-    sex_digit = raw.str.slice(16, 1).cast(pl.Int32, strict=False)
-    return [
+    check_ok, born, valid = pl.col("_check_ok"), pl.col("_born"), pl.col("_valid")
+    sex_odd = raw.str.slice(16, 1).cast(pl.Int32, strict=False) % 2 == 1
+    return steps.select(
         pl.when(valid).then(raw).alias("id_norm"),
         pl.when(~check_ok & born.is_null())
         .then(pl.lit(ISSUE_BAD_CHECK + ISSUE_SEP + ISSUE_BAD_DATE))
@@ -387,12 +402,83 @@ def _clean_ids_fast(raw: pl.Expr, today: date) -> list[pl.Expr]:
         pl.when(valid).then(pl.lit(KIND_ID)).otherwise(pl.lit(KIND_BAD_CHECK)).alias("id_kind"),
         pl.when(check_ok | born.is_not_null()).then(born).alias("birth_date"),
         pl.when(valid)
-        .then(pl.when(sex_digit % 2 == 1).then(pl.lit(SEX_MALE)).otherwise(pl.lit(SEX_FEMALE)))
+        .then(pl.when(sex_odd).then(pl.lit(SEX_MALE)).otherwise(pl.lit(SEX_FEMALE)))
         .alias("sex"),
         pl.when(valid).then(raw.str.slice(0, 6)).alias("region"),
         pl.lit(None, dtype=pl.String).alias("cert_category"),
         pl.lit(None, dtype=pl.Int64).alias("cert_grade"),
+    )
+
+
+# Characters a value may consist of for its surface repairs to be done with polars (anything
+# else goes through `normalise_id`): digits and X in both widths, apostrophes, the common dashes,
+# the common spaces, and the dot of a trailing `.0`.
+_SURFACE_SAFE = r"^[0-9Xx\uff10-\uff19\uff38\uff58'\uff07\-\uff0d\u2014\u2212 \t\u3000\u00a0\u200b.]+$"
+
+
+def _surface_repaired(values: pl.DataFrame, today: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Repair whitespace, full-width, apostrophe, dash, `.0` and lowercase x with polars.
+
+    Returns (results with a `raw` column for the values that became canonical 18-character IDs,
+    the rest of `values` for `normalise_id`). Same steps, order and labels as `_clean`.
+    """
+    raw = pl.col("raw")
+    safe = values.filter(raw.str.contains(_SURFACE_SAFE).fill_null(False))
+    s = pl.col("_s")
+    steps = (
+        safe.with_columns(raw.alias("_s"))
+        .with_columns(s.str.contains(r"[\s\u200b]").alias("_ws"))
+        .with_columns(s.str.replace_all(r"[\s\u200b]", ""))
+        .with_columns(s.str.normalize("NFKC").alias("_nfkc"))
+        .with_columns((pl.col("_nfkc") != s).alias("_fw"), pl.col("_nfkc").alias("_s"))
+        .with_columns(s.str.starts_with("'").alias("_apos"))
+        .with_columns(s.str.strip_chars_start("'"))
+        .with_columns(s.str.contains(r"[\-\u2014\u2212]").alias("_dash"))
+        .with_columns(s.str.replace_all(r"[\-\u2014\u2212]", ""))
+        .with_columns(s.str.contains(r"^[0-9]+[Xx]?\.0+$").alias("_dot0"))
+        .with_columns(s.str.replace(r"^([0-9]+[Xx]?)\.0+$", "${1}"))
+        .with_columns(s.str.ends_with("x").alias("_lowx"))
+        .with_columns(pl.when(pl.col("_lowx")).then(s.str.slice(0, 17) + "X").otherwise(s))
+    )
+    repaired = steps.filter(s.str.contains(r"^[0-9]{17}[0-9X]$"))
+    flags = [
+        ("_ws", ISSUE_WHITESPACE),
+        ("_fw", ISSUE_FULLWIDTH),
+        ("_apos", ISSUE_APOSTROPHE),
+        ("_dash", ISSUE_DASH),
+        ("_dot0", ISSUE_TRAILING_DOT0),
+        ("_lowx", ISSUE_LOWER_X),
     ]
+    surface = pl.concat_str(
+        [pl.when(pl.col(c)).then(pl.lit(label)) for c, label in flags],
+        separator=ISSUE_SEP,
+        ignore_nulls=True,
+    )
+    checked = _canonical_ids(repaired.select(pl.col("_s").alias("raw")), today)
+    result = pl.concat(
+        [repaired.select("raw", surface.alias("_surface")), checked], how="horizontal"
+    ).with_columns(
+        pl.when(pl.col("id_issue").is_null())
+        .then(pl.col("_surface"))
+        .otherwise(pl.col("_surface") + pl.lit(ISSUE_SEP) + pl.col("id_issue"))
+        .alias("id_issue")
+    ).drop("_surface")
+    rest = values.join(repaired.select("raw"), on="raw", how="anti", nulls_equal=True)
+    return result, rest
+
+
+def _python_ids(values: list, kind: str, today: date) -> pl.DataFrame:
+    """`normalise_id` over a list of (unique) values, as a frame with a `raw` column."""
+    rows = [normalise_id(v, kind, today) for v in values]
+    return pl.DataFrame(
+        {
+            "raw": pl.Series(values, dtype=pl.String),
+            **{
+                name: pl.Series([getattr(r, name) for r in rows], dtype=RESULT_SCHEMA[name])
+                for name in RESULT_FIELDS
+            },
+        }
+    )
 
 
 def normalise_id_column(
@@ -400,36 +486,44 @@ def normalise_id_column(
 ) -> pl.DataFrame:
     """`normalise_id` over a column: RESULT_FIELDS as columns, same length and order as `values`.
 
-    Works on unique values: canonical 18-character IDs (most of a real extract) are validated by
-    polars expressions; every other unique value goes through `normalise_id`.
+    Values already in canonical 18-character form (most of a real extract) are validated row by
+    row with polars expressions; the other distinct values are repaired with polars where only
+    surface damage stands between them and that form (`_surface_repaired`), and go through
+    `normalise_id` otherwise; their results are joined back.
     """
     if kind not in INPUT_KINDS:
         raise ValueError(f"kind must be one of {INPUT_KINDS}, got {kind!r}")
     today = today or date.today()
-    raw = values.cast(pl.String).rename("raw")
-    uniq = raw.unique().to_frame()
-    is_clean = pl.col("raw").str.contains(r"^[0-9]{17}[0-9X]$").fill_null(False)
-    parts = []
+    frame = values.cast(pl.String).rename("raw").to_frame().with_row_index("_row")
     if kind == "id":
-        fast = uniq.filter(is_clean)
-        parts.append(fast.select(pl.col("raw"), *_clean_ids_fast(pl.col("raw"), today)))
-        slow = uniq.filter(~is_clean)
+        is_canonical = pl.col("raw").str.contains(r"^[0-9]{17}[0-9X]$").fill_null(False)
+        canonical = frame.filter(is_canonical)
+        other = frame.filter(~is_canonical)
     else:
-        slow = uniq
-    slow_values = slow.get_column("raw").to_list()
-    rows = [normalise_id(v, kind, today) for v in slow_values]
-    slow_frame = pl.DataFrame(
-        {
-            "raw": pl.Series(slow_values, dtype=pl.String),
-            **{
-                name: pl.Series([getattr(r, name) for r in rows], dtype=RESULT_SCHEMA[name])
-                for name in RESULT_FIELDS
-            },
-        }
-    )
-    parts.append(slow_frame)
-    mapping = pl.concat(parts, how="vertical")
-    out = raw.to_frame().join(
-        mapping, on="raw", how="left", nulls_equal=True, maintain_order="left"
-    )
-    return out.drop("raw")
+        canonical, other = frame.clear(), frame
+    parts = []
+    if canonical.height:
+        parts.append(
+            pl.concat(
+                [canonical.select("_row"), _canonical_ids(canonical.select("raw"), today)],
+                how="horizontal",
+            )
+        )
+    if other.height:
+        uniq = other.select(pl.col("raw").unique())
+        if kind == "id":
+            repaired, uniq = _surface_repaired(uniq, today)
+            mapping = pl.concat(
+                [repaired, _python_ids(uniq.get_column("raw").to_list(), kind, today)],
+                how="vertical",
+            )
+        else:
+            mapping = _python_ids(uniq.get_column("raw").to_list(), kind, today)
+        joined = other.join(mapping, on="raw", how="left", nulls_equal=True, maintain_order="left")
+        parts.append(joined.drop("raw"))
+    if not parts:
+        return pl.DataFrame(schema=RESULT_SCHEMA)
+    out = pl.concat(parts, how="vertical")
+    if len(parts) > 1:
+        out = out.sort("_row")
+    return out.drop("_row")

@@ -168,7 +168,7 @@ def normalise_records(df: pl.DataFrame, source: str) -> pl.DataFrame:
     work = work.with_columns(**{f"c_{k}": v for k, v in chosen.items()})
     if sex is not None:
         work = work.with_columns(
-            sex.str.normalize("NFKC").str.strip_chars().alias("row_sex")
+            sex.str.strip_chars().alias("row_sex")
         )
         extra_issues.append(
             _issue_if(
@@ -190,7 +190,9 @@ def normalise_records(df: pl.DataFrame, source: str) -> pl.DataFrame:
         else pl.Series([None] * n, dtype=pl.String)
     )
 
-    issue = _join_issues(pl.col("c_id_issue"), *extra_issues) if extra_issues else pl.col("c_id_issue")
+    # The cross-check labels never occur in c_id_issue, so a plain concatenation cannot repeat one.
+    issue = pl.concat_str([pl.col("c_id_issue"), *extra_issues], separator=ISSUE_SEP, ignore_nulls=True)
+    issue = pl.when(issue.str.len_chars() > 0).then(issue)
     out = work.select(
         *[pl.col(c) for c in NAME_COLUMNS],
         *[

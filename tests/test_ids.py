@@ -258,7 +258,9 @@ def test_excel_scientific_notation_is_kept_as_evidence_never_an_id(original, dec
     assert original.startswith(res.id_evidence[:-1])  # the last shown digit may be rounded
 
 
-id_like_text = st.text(alphabet="0123456789xX '-.E+GJL\u3000４２", max_size=24)
+id_like_text = st.text(
+    alphabet="0123456789xX '-.E+GJL\u3000\u00a0\u200b\t４２Ｘｘ＇－—−\u2018\x1c", max_size=24
+)
 
 
 @given(st.one_of(valid_ids, id_like_text, repairable().map(lambda c: c[1])))
@@ -274,7 +276,7 @@ def test_normalising_twice_changes_nothing(raw):
 
 @given(st.lists(st.one_of(valid_ids, id_like_text, st.none(), repairable().map(lambda c: c[1])),
                 max_size=30))
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 def test_column_version_equals_the_scalar_one(values):
     frame = normalise_id_column(pl.Series(values, dtype=pl.String))
     assert frame.height == len(values)
