@@ -1,8 +1,9 @@
 """Resident ID numbers (GB 11643-1999) as the departments really send them: repair, name, derive.
 
-One value in, one `IdResult` out (`normalise_id`); a whole column in, one frame out
-(`normalise_id_column`, vectorised: clean 18-character IDs are validated with polars expressions,
-only the damaged unique values go through Python).
+One value in, one `IdResult` out (`normalise_id`, the reference); a whole column in, one frame out
+(`normalise_id_column`, vectorised: canonical 18-character IDs are validated with polars
+expressions, surface damage is repaired with polars over distinct values, and only the remaining
+distinct values go through `normalise_id`; a hypothesis test holds the two paths equal).
 
 Rules (issue 3, ../shared/contract/EXTRACTS.md):
 - Our own validator: ISO 7064 MOD 11-2 check character plus a real calendar date between 1890-01-01
@@ -23,6 +24,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date
 
 import polars as pl
+
 from matchers.contract import DISABILITY_CATEGORIES
 
 # ---- issue labels (user-facing, the one place they are spelled) -------------------------------
@@ -80,10 +82,11 @@ _ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
 _APOSTROPHES = "'\u2018\u2019`\u00b4\uff07"
 _DASH_RE = re.compile(f"[{re.escape(_DASHES)}]")
-_SCI_RE = re.compile(r"^([0-9])(?:\.([0-9]+))?[eE]\+?([0-9]{1,2})$")
-_DOT0_RE = re.compile(r"^([0-9]+[Xx]?)\.0+$")
-_ID18_RE = re.compile(r"^[0-9]{17}[0-9X]$")
-_DIGITS_RE = re.compile(r"^[0-9]+$")
+# \Z, not $: `$` also matches before a trailing newline.
+_SCI_RE = re.compile(r"^([0-9])(?:\.([0-9]+))?[eE]\+?([0-9]{1,2})\Z")
+_DOT0_RE = re.compile(r"^([0-9]+[Xx]?)\.0+\Z")
+_ID18_RE = re.compile(r"^[0-9]{17}[0-9X]\Z")
+_DIGITS_RE = re.compile(r"^[0-9]+\Z")
 _ANY_DIGIT_RE = re.compile(r"[0-9]")
 # Python's \s is str.isspace (U+3000, NBSP, tab ...); zero-width characters added.
 _SPACE_RE = re.compile(f"[\\s{_ZERO_WIDTH}]")

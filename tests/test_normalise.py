@@ -147,3 +147,9 @@ def test_education_without_any_identifier_is_missing():
 def test_unknown_source_is_an_error():
     with pytest.raises(ValueError):
         normalise_records(pl.DataFrame({"name": ["张三"]}), "tax")
+
+
+def test_empty_extract_gives_empty_frame_with_all_columns():
+    df = pl.DataFrame(schema={"name": pl.String, "id_number": pl.String, "cert_number": pl.String})
+    out = normalise_records(df, "disability")
+    assert out.height == 0 and set(OUTPUT_COLUMNS) <= set(out.columns)
