@@ -1,0 +1,118 @@
+"""Resolution: every accepted row of the quarter to a person (`source_records`), and the explicit
+retraining of the person-matching model (job `retrain_person_model`)."""
+
+import re
+from pathlib import Path
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    OpExecutionContext,
+    asset,
+    job,
+    op,
+)
+
+from assets.partitions import quarter_partitions
+from assets.resources import WarehouseResource
+from matchers.contract import SOURCES
+from matchers.resolution import model_path, resolve_quarter, spec, train_model
+from matchers.resolution.person_ids import load_or_create_key
+
+EXTRACT_ASSET_KEYS = [AssetKey(f"extract_{source}") for source in SOURCES]
+_FULL_ID = re.compile(r"\d{17}[\dXx]")
+
+
+def mask_id(value: str | None) -> str:
+    """4201**********123X: first 4, last 4."""
+    if not value:
+        return ""
+    return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "*" * len(value)
+
+
+def _review_preview(con, quarter: str, limit: int = 10) -> str:
+    rows = con.execute(
+        """
+        SELECT source, source_row, name_norm, coalesce(id_norm, id_raw) AS id_text, match_explanation
+        FROM work_source_records
+        WHERE quarter = ? AND match_method = ?
+        ORDER BY match_probability, source, source_row
+        LIMIT ?
+        """,
+        [quarter, spec.METHOD_REVIEW, limit],
+    ).fetchall()
+    lines = ["| 来源 | 行 | 姓名 | 证件号 | 匹配依据 |", "|---|---|---|---|---|"]
+    for source, n, name, id_text, why in rows:
+        lines.append(f"| {source} | {n} | {name or ''} | {mask_id(id_text)} | {why or ''} |")
+    text = "\n".join(lines)
+    return _FULL_ID.sub(lambda m: mask_id(m.group(0)), text)
+
+
+@asset(
+    name="source_records",
+    group_name="resolution",
+    kinds={"duckdb"},
+    partitions_def=quarter_partitions,
+    deps=EXTRACT_ASSET_KEYS,
+)
+def source_records(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    """人员匹配:本季度每条记录归到一个人(身份证号一致 → 概率匹配 → 新建人员),稳定的人员编号与家庭成员。"""
+    quarter = context.partition_key
+    path = model_path()
+    if not Path(path).exists():
+        raise Failure(description=f"人员匹配模型文件不存在: {path}。请先运行作业 retrain_person_model。")
+    key = load_or_create_key(warehouse.path)
+    with warehouse.connect() as con:
+        counts = resolve_quarter(con, quarter, model_path=path, key=key)
+        preview = _review_preview(con, quarter)
+    for block in counts["oversized_blocks"]:
+        context.log.warning(
+            f"分块过大已跳过: 规则 {block['rule']}, {block['blocks']} 个分块, 最大 {block['largest_pairs']} 对"
+        )
+    metadata = {
+        "rows": counts["rows"],
+        "persons": counts["persons"],
+        "persons_index": counts["persons_index"],
+        "review_band": counts["review_band"],
+        "candidate_pairs": counts["candidate_pairs"],
+        "links": counts["links"],
+        "links_cut_by_guard": counts["links_cut_by_guard"],
+        "oversized_blocks": len(counts["oversized_blocks"]),
+        "oversized_block_rules": MetadataValue.json(counts["oversized_blocks"]),
+        "household_members": counts["household_members"],
+        "match_methods": MetadataValue.json(counts["match_methods"]),
+        **{f"method_{k}": v for k, v in counts["match_methods"].items()},
+        "seconds": counts["seconds_total"],
+        "model": str(path),
+        "review_preview": MetadataValue.md(preview),
+    }
+    return MaterializeResult(metadata=metadata)
+
+
+class RetrainConfig(Config):
+    """Quarters to train on (all staged quarters when empty) and where to write the model."""
+
+    quarters: list[str] = []
+    output_path: str = ""
+
+
+@op
+def retrain_person_model_op(
+    context: OpExecutionContext, config: RetrainConfig, warehouse: WarehouseResource
+) -> dict:
+    """Retrain the person-matching model on the staged rows; write it where normal runs load it."""
+    out = Path(config.output_path or model_path())
+    with warehouse.connect() as con:
+        model = train_model(con, config.quarters or None)
+    model.save(out)
+    context.log.info(f"人员匹配模型已重新训练并保存: {out}")
+    return {"path": str(out), **model.trained_on}
+
+
+@job(description="重新训练人员匹配模型(显式操作;日常运行只加载已保存的模型)。")
+def retrain_person_model():
+    retrain_person_model_op()
