@@ -157,6 +157,9 @@ class XlsxOut:
         self.r += 1
 
     def close(self) -> None:
+        # A second sheet of filling notes: the roll is the first sheet, as EXTRACTS.md says.
+        notes = self.wb.add_worksheet("填表说明")
+        notes.write_string(0, 0, "1. 身份证号按文本格式填写;2. 金额单位为元;3. 本表由系统导出,请勿调整列顺序。")
         self.wb.close()
 
 

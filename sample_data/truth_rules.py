@@ -56,7 +56,6 @@ def expected_flags(recs, no_usable_id, quarter_end: date, within_from: date, pre
     listed = {h: {r.person.key for r in rows} for h, rows in rows_of.items()}
     guardians = defaultdict(set)  # student -> guardian keys
     for r in by_source["education"]:
-        guardians[r.person.key]  # noqa: B018 (a student without a guardian still exists)
         if r.guardian is not None:
             guardians[r.person.key].add(r.guardian.key)
     members = {}

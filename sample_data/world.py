@@ -18,8 +18,6 @@ from matchers import contract as C
 
 from . import ids, pools
 
-NONE = None
-
 
 @dataclass(slots=True)
 class Person:
