@@ -122,7 +122,8 @@ def _fold(raw: pl.Expr) -> pl.Expr:
     """name_norm from a raw name column."""
     s = raw.str.normalize("NFKC").str.replace_all(f"[{ZERO_WIDTH}]", "")
     dots = "".join("\\" + c if c in ".-^]\\" else c for c in DOT_VARIANTS)
-    s = s.str.replace_all(f"\\s*[{dots}]+\\s*", MIDDLE_DOT)
+    # A run of dots and spaces holding at least one dot is one separator.
+    s = s.str.replace_all(f"\\s*[{dots}][\\s{dots}]*", MIDDLE_DOT)
     s = (
         pl.when(s.str.contains(r"\p{Han}"))
         .then(s.str.replace_all(r"\s+", ""))

@@ -68,6 +68,7 @@ def test_minority_name_with_each_dot_variant_folds_to_one_norm_and_key(dot):
 @pytest.mark.parametrize("dot", DOT_VARIANTS)
 def test_dot_with_spaces_around_it_still_folds(dot):
     assert normalise_name(f"阿依古丽 {dot} 吐尔逊").name_norm == f"阿依古丽{MIDDLE_DOT}吐尔逊"
+    assert normalise_name(f"一{dot} {dot}一").name_norm == f"一{MIDDLE_DOT}一"  # found by hypothesis
 
 
 def test_homophone_pair_shares_a_pinyin_key_but_not_a_name_key():
