@@ -12,7 +12,13 @@ from assets.resources import (
     default_extracts_dir,
     default_warehouse_path,
 )
-from pipelines.jobs import QUARTERLY_JOB_NAME, all_asset_checks, all_assets, quarterly_comparison
+from pipelines.jobs import (
+    QUARTERLY_JOB_NAME,
+    all_asset_checks,
+    all_assets,
+    quarterly_comparison,
+    retrain_person_model,
+)
 from pipelines.schedules import nightly_refresh
 from pipelines.sensors import extract_files_sensor
 
@@ -27,7 +33,7 @@ def _env_or_default(name: str, default: str):
 defs = Definitions(
     assets=all_assets,
     asset_checks=all_asset_checks,
-    jobs=[quarterly_comparison],
+    jobs=[quarterly_comparison, retrain_person_model],
     schedules=[nightly_refresh],
     sensors=[extract_files_sensor],
     resources={

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from dagster import AssetSelection, define_asset_job, load_asset_checks_from_modules, load_assets_from_modules
 
-from assets import checks, extracts
+from assets import checks, extracts, flags, reports, resolution
 from assets.partitions import quarter_partitions
 
 # Stage order: ingestion → resolution → flags → reports.
-ASSET_MODULES = [extracts, checks]
+ASSET_MODULES = [extracts, checks, resolution, flags, reports]
 
 QUARTERLY_JOB_NAME = "quarterly_comparison"
 
 all_assets = load_assets_from_modules(ASSET_MODULES)
 all_asset_checks = load_asset_checks_from_modules(ASSET_MODULES)
+
+retrain_person_model = resolution.retrain_person_model
 
 quarterly_comparison = define_asset_job(
     name=QUARTERLY_JOB_NAME,

@@ -53,7 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [quarter])
     print(f"开始季度比对:{quarter}(数据目录 {extracts_dir},仓库 {default_warehouse_path()})")
     job = defs.resolve_job_def(QUARTERLY_JOB_NAME)
-    result = job.execute_in_process(instance=instance, partition_key=quarter, raise_on_error=False)
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=quarter,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        tags={"trigger": "make run"},
+    )
     print_summary(result, quarter, default_warehouse_path())
     return 0 if result.success else 1
 

@@ -38,12 +38,12 @@ def print_summary(result, quarter: str, warehouse_path: str) -> None:
         try:
             counts = dict(
                 con.execute(
-                    "SELECT source, count(*) FROM stg_records WHERE quarter = ? GROUP BY source", [quarter]
+                    "SELECT source, count(*) FROM source_records WHERE quarter = ? GROUP BY source", [quarter]
                 ).fetchall()
             )
             rejected = dict(
                 con.execute(
-                    "SELECT source, count(*) FROM stg_rejected WHERE quarter = ? GROUP BY source", [quarter]
+                    "SELECT source, count(*) FROM rejected_rows WHERE quarter = ? GROUP BY source", [quarter]
                 ).fetchall()
             )
             files = dict(
