@@ -60,12 +60,11 @@ ID_KINDS = (
     KIND_ID, KIND_CERT, KIND_STUDENT_G, KIND_STUDENT_J, KIND_STUDENT_L,
     KIND_TRUNCATED, KIND_BAD_CHECK, KIND_NONE, KIND_UNRECOGNISED,
 )
-# RULES.md "No usable ID": missing, Excel-truncated, or only a J/L student number. An unrecognised
-# value (`不详`, a 9-digit number, a 15-digit centenarian code that cannot be upgraded) carries no
-# usable ID either. A failed check character keeps 17 digits of evidence and is usable for linking.
-NO_USABLE_ID_KINDS = frozenset(
-    {KIND_NONE, KIND_TRUNCATED, KIND_STUDENT_J, KIND_STUDENT_L, KIND_UNRECOGNISED}
-)
+# RULES.md "No usable ID", to the letter: missing, Excel-truncated, or only a J/L student number.
+# Other damage (a failed check character, an unrecognised value such as a 15-digit centenarian code
+# that cannot be upgraded) is not in that list: such a row reaches Q03 only when its person was
+# found by a link in the review band.
+NO_USABLE_ID_KINDS = frozenset({KIND_NONE, KIND_TRUNCATED, KIND_STUDENT_J, KIND_STUDENT_L})
 
 INPUT_KINDS = ("id", "cert", "student")
 

@@ -28,8 +28,8 @@ from matchers.ids import (
     ISSUE_CERT_ID_MISMATCH,
     ISSUE_SEP,
     ISSUE_SEX_MISMATCH,
+    KIND_BAD_CHECK,
     KIND_NONE,
-    NO_USABLE_ID_KINDS,
     RESULT_FIELDS,
     RESULT_SCHEMA,
     normalise_id,
@@ -80,7 +80,7 @@ def _rank(prefix: str) -> pl.Expr:
     return (
         pl.when(pl.col(f"{prefix}id_norm").is_not_null())
         .then(3)
-        .when(~kind.is_in(list(NO_USABLE_ID_KINDS)))
+        .when(kind == KIND_BAD_CHECK)  # 17 digits of evidence
         .then(2)
         .when(kind != KIND_NONE)
         .then(1)
