@@ -217,7 +217,7 @@ def id_cell(rng: random.Random, id18: str) -> tuple[str, list[str], bool]:
 
 
 def name_cell(rng: random.Random, name: str) -> tuple[str, list[str]]:
-    if "·" in name and rng.random() < 0.4:
+    if "·" in name and rng.random() < 0.5:
         return name.replace("·", rng.choice("•・.‧")), ["name_dot_variant"]
     rare = [ch for ch in name if ch in pools.RARE_CHARS]
     if rare and rng.random() < 0.35:

@@ -102,7 +102,7 @@ class Family:
 
 
 KINDS = ("dibao", "tekun", "poverty", "poverty_dibao", "assist_other", "general")
-KIND_WEIGHTS = (20, 5, 20, 10, 8, 37)
+KIND_WEIGHTS = (20, 5, 20, 10, 10, 35)
 
 DIAG_CHRONIC = ("高血压", "2型糖尿病", "慢性阻塞性肺疾病", "冠心病", "类风湿关节炎", "慢性肾病")
 DIAG_SERIOUS = ("恶性肿瘤", "尿毒症(血液透析)", "白血病", "脑梗死后遗症", "重性精神病", "再生障碍性贫血")
@@ -236,7 +236,7 @@ class World:
 
     def _members(self, district: str, kind: str) -> list:
         rng = self.rng
-        minority = rng.random() < 0.01
+        minority = rng.random() < 0.02
         compound = rng.random() < 0.012
         if kind == "tekun":
             sex = rng.choice("男女")
@@ -402,7 +402,7 @@ class World:
                 fam.assistance.append(self._unit(f"{prefix}{fam.fid:07d}", members, cat_dibao, C.STATUS_ACTIVE))
         elif fam.kind == "assist_other":
             r = rng.random()
-            if r < 0.5:
+            if r < 0.6:
                 unit = self._unit(f"{prefix}{fam.fid:07d}", members, cat_dibao, C.STATUS_REFUSED)
                 # a refused household that is now in trouble (M07) or not (near miss)
                 if rng.random() < 0.6:
@@ -413,7 +413,7 @@ class World:
                 elif rng.random() < 0.5:
                     rng.choice(members)[0].health = C.SERIOUS_ILLNESS
             else:
-                cat = "临时救助" if r < 0.75 else "低收入"
+                cat = "临时救助" if r < 0.8 else "低收入"
                 unit = self._unit(f"{prefix}{fam.fid:07d}", members, cat, C.STATUS_ACTIVE)
             fam.assistance.append(unit)
         for unit in fam.assistance:
@@ -643,11 +643,12 @@ class World:
             cuts = sorted(rng.sample(range(1, target), k - 1)) if target > k else []
             parts = [b - a for a, b in zip([0] + cuts, cuts + [target])]
             rows = []
+            diag = rng.choice(DIAG_SERIOUS)  # one illness behind the whole burden
             for oop in parts:
                 total = oop * 3
                 ins = total - oop - oop // 2
                 crit = oop // 2
-                rows.append([_rand_date(rng, common_lo, common_hi), total, ins, crit, 0, oop, rng.choice(DIAG_SERIOUS)])
+                rows.append([_rand_date(rng, common_lo, common_hi), total, ins, crit, 0, oop, diag])
             fam.medical[sick.key] = rows
 
     # ---- true records per quarter ---------------------------------------------------------------

@@ -154,3 +154,41 @@ def test_committed_sample_has_every_kind_of_damage():
                 "student_number_J", "student_number_L", "name_space", "name_fullwidth", "name_traditional",
                 "name_dot_variant", "name_rare_placeholder", "name_empty"}
     assert expected - labels == set()
+
+
+def test_committed_sample_has_near_misses_that_the_truth_does_not_flag():
+    """Values placed just on the safe side of a threshold exist and stay unflagged in the truth."""
+    from sample_data.world import World, minus_months
+
+    flagged = defaultdict(set)
+    for q in QUARTERS:
+        for r in _truth(SAMPLE, q, "flags.csv"):
+            flagged[(q, r["rule_code"])].add(r["household_id"] or r["person_key"])
+    world = World(20260930, QUARTERS)
+    near = defaultdict(int)
+    for fid in range(300):
+        fam = world.family(fid)
+        for qi, q in enumerate(QUARTERS):
+            for rec in world.records(fam, qi):
+                v = rec.v
+                if rec.source == "poverty" and v["relation"] == "户主":
+                    if v["income_per_capita"] == 780000 and v["poverty_status"] == "已脱贫":
+                        near["R01"] += 1
+                        assert v["household_id"] not in flagged[(q, "R01")]
+                    prev, cur = v["income_prev"], v["income_per_capita"]
+                    if prev and 0.25 < (prev - cur) / prev < 0.30:
+                        near["R02"] += 1
+                        assert v["household_id"] not in flagged[(q, "R02")]
+                if rec.source == "assistance" and v["status"] == "未批准" and v["relation"] == "户主":
+                    if v["status_date"] <= minus_months(world.qends[qi], 12):
+                        near["M07"] += 1
+                        assert v["household_id"] not in flagged[(q, "M07")]
+                if rec.source == "education" and v["school_type"] == "民办" and 1980000 <= v["tuition"] < 2000000:
+                    near["Q02"] += 1
+                    assert rec.person.key not in flagged[(q, "Q02")]
+                if rec.source == "disability" and v["grade"] == 3 and v["nursing_subsidy"] == "否":
+                    near["M02"] += 1
+                    assert rec.person.key not in flagged[(q, "M02")]
+            if len(fam.assistance) == 2 and fam.assistance[1].status[qi] != "在保":
+                near["Q01"] += 1
+    assert {k for k, n in near.items() if n >= 1} == {"R01", "R02", "M07", "Q02", "M02", "Q01"}, dict(near)
