@@ -26,6 +26,15 @@ from matchers.contract import SOURCE_LABELS, SOURCES
 warnings.filterwarnings("ignore", message="Specifying a partitions_def on an AssetCheckSpec")
 
 
+def _result(r: qc.CheckOutcome) -> AssetCheckResult:
+    return AssetCheckResult(
+        passed=r.passed,
+        severity=AssetCheckSeverity.ERROR if r.severity == "error" else AssetCheckSeverity.WARN,
+        description=r.message,
+        metadata=r.metadata,
+    )
+
+
 def _extract_checks(source: str) -> list[AssetChecksDefinition]:
     label = SOURCE_LABELS[source]
     key = extract_asset_key(source)
@@ -39,13 +48,7 @@ def _extract_checks(source: str) -> list[AssetChecksDefinition]:
     )
     def _valid_ids(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
-            r = qc.valid_id_share(con, context.partition_key, source)
-        return AssetCheckResult(
-            passed=r.passed,
-            severity=AssetCheckSeverity.ERROR if r.severity == "error" else AssetCheckSeverity.WARN,
-            description=r.message,
-            metadata=r.metadata,
-        )
+            return _result(qc.valid_id_share(con, context.partition_key, source))
 
     @asset_check(
         asset=key,
@@ -55,10 +58,7 @@ def _extract_checks(source: str) -> list[AssetChecksDefinition]:
     )
     def _row_count(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
-            r = qc.row_count_vs_previous(con, context.partition_key, source)
-        return AssetCheckResult(
-            passed=r.passed, severity=AssetCheckSeverity.WARN, description=r.message, metadata=r.metadata
-        )
+            return _result(qc.row_count_vs_previous(con, context.partition_key, source))
 
     @asset_check(
         asset=key,
@@ -68,12 +68,37 @@ def _extract_checks(source: str) -> list[AssetChecksDefinition]:
     )
     def _rejected(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
-            r = qc.rejected_share(con, context.partition_key, source)
-        return AssetCheckResult(
-            passed=r.passed, severity=AssetCheckSeverity.WARN, description=r.message, metadata=r.metadata
-        )
+            return _result(qc.rejected_share(con, context.partition_key, source))
 
     return [_valid_ids, _row_count, _rejected]
 
 
 extract_checks = [c for s in SOURCES for c in _extract_checks(s)]
+
+
+@asset_check(
+    asset="source_records",
+    name="probabilistic_share",
+    partitions_def=quarter_partitions,
+    description="只靠概率匹配找到人员的行所占比例(按部门),超过 10% 时提醒。",
+)
+def probabilistic_share_check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
+    from matchers.resolution import spec
+
+    with warehouse.connect(read_only=True) as con:
+        return _result(
+            qc.probabilistic_share(con, context.partition_key, (spec.METHOD_PROBABILISTIC, spec.METHOD_REVIEW))
+        )
+
+
+@asset_check(
+    asset="flags",
+    name="rule_counts_vs_previous_quarter",
+    partitions_def=quarter_partitions,
+    description="各规则疑点数与上一季度相比变化超过 ±30% 时提醒。",
+)
+def rule_counts_check(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> AssetCheckResult:
+    from matchers.rules.engine import RULE_CODES
+
+    with warehouse.connect(read_only=True) as con:
+        return _result(qc.rule_counts_vs_previous(con, context.partition_key, RULE_CODES))

@@ -86,3 +86,44 @@ def rejected_share(con, quarter: str, source: str) -> CheckOutcome:
     if share > REJECTED_SHARE_WARN:
         return CheckOutcome(False, f"拒收 {bad} 行,占 {share:.1%},超过 {REJECTED_SHARE_WARN:.0%}", metadata=meta)
     return CheckOutcome(True, f"拒收 {bad} 行,占 {share:.1%}", metadata=meta)
+
+
+def probabilistic_share(con, quarter: str, probabilistic_methods: tuple[str, ...]) -> CheckOutcome:
+    """Share of the quarter's rows that reached their person only through a probabilistic link."""
+    rows = con.execute(
+        "SELECT source, count(*) AS n, count(*) FILTER (WHERE list_contains(?, match_method)) AS p "
+        "FROM work_source_records WHERE quarter = ? GROUP BY source ORDER BY source",
+        [list(probabilistic_methods), quarter],
+    ).fetchall()
+    total = sum(n for _, n, _ in rows)
+    prob = sum(p for _, _, p in rows)
+    share = prob / total if total else 0.0
+    meta = {"行数": total, "概率匹配行数": prob, "占比": round(share, 4)}
+    meta.update({f"{s} 概率匹配占比": round(p / n, 4) for s, n, p in rows if n})
+    if share > PROBABILISTIC_SHARE_WARN:
+        return CheckOutcome(
+            False, f"{prob} 行({share:.1%})只靠概率匹配找到人员,超过 {PROBABILISTIC_SHARE_WARN:.0%},请检查身份证号质量", metadata=meta
+        )
+    return CheckOutcome(True, f"{prob} 行({share:.1%})靠概率匹配找到人员", metadata=meta)
+
+
+def rule_counts_vs_previous(con, quarter: str, rule_codes: tuple[str, ...]) -> CheckOutcome:
+    """Each rule's flag count against the previous published quarter (warn beyond ±30%)."""
+    now = dict(con.execute("SELECT rule_code, count(*) FROM work_flags WHERE quarter = ? GROUP BY 1", [quarter]).fetchall())
+    prev = previous_quarter(con, quarter, "flags")
+    meta: dict = {f"{c} 本季度": now.get(c, 0) for c in rule_codes}
+    if prev is None:
+        return CheckOutcome(True, "没有上一季度的疑点可比", metadata=meta)
+    before = dict(con.execute("SELECT rule_code, count(*) FROM flags WHERE quarter = ? GROUP BY 1", [prev]).fetchall())
+    meta["上季度"] = prev
+    jumps = []
+    for c in rule_codes:
+        a, b = now.get(c, 0), before.get(c, 0)
+        meta[f"{c} 上季度"] = b
+        if b and abs(a - b) / b > ROW_COUNT_CHANGE_WARN:
+            jumps.append(f"{c} {b}→{a}")
+        elif not b and a >= 5:
+            jumps.append(f"{c} 0→{a}")
+    if jumps:
+        return CheckOutcome(False, f"与上季度 {prev} 相比变化超过 ±{ROW_COUNT_CHANGE_WARN:.0%} 的规则:" + ",".join(jumps), metadata=meta)
+    return CheckOutcome(True, f"各规则疑点数与上季度 {prev} 相比变化均在 ±{ROW_COUNT_CHANGE_WARN:.0%} 以内", metadata=meta)

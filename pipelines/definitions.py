@@ -22,7 +22,7 @@ from pipelines.jobs import (
 from pipelines.schedules import nightly_refresh
 from pipelines.sensors import extract_files_sensor
 
-__all__ = ["defs", "QUARTERLY_JOB_NAME"]
+__all__ = ["defs", "build_definitions", "QUARTERLY_JOB_NAME"]
 
 
 def _env_or_default(name: str, default: str):
@@ -30,18 +30,23 @@ def _env_or_default(name: str, default: str):
     return EnvVar(name) if os.environ.get(name) else default
 
 
-defs = Definitions(
-    assets=all_assets,
-    asset_checks=all_asset_checks,
-    jobs=[quarterly_comparison, retrain_person_model],
-    schedules=[nightly_refresh],
-    sensors=[extract_files_sensor],
-    resources={
-        "warehouse": WarehouseResource(
-            path=_env_or_default("WAREHOUSE_PATH", default_warehouse_path()),
-            extracts_dir=_env_or_default("EXTRACTS_DIR", default_extracts_dir()),
-            exports_dir=_env_or_default("EXPORTS_DIR", default_exports_dir()),
-        )
-    },
-    executor=in_process_executor,
+def build_definitions(warehouse: WarehouseResource) -> Definitions:
+    """The Definitions around one warehouse resource (tests pass one in a temporary folder)."""
+    return Definitions(
+        assets=all_assets,
+        asset_checks=all_asset_checks,
+        jobs=[quarterly_comparison, retrain_person_model],
+        schedules=[nightly_refresh],
+        sensors=[extract_files_sensor],
+        resources={"warehouse": warehouse},
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions(
+    WarehouseResource(
+        path=_env_or_default("WAREHOUSE_PATH", default_warehouse_path()),
+        extracts_dir=_env_or_default("EXTRACTS_DIR", default_extracts_dir()),
+        exports_dir=_env_or_default("EXPORTS_DIR", default_exports_dir()),
+    )
 )
