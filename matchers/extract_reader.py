@@ -11,6 +11,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,8 +106,12 @@ def file_sha256(path: Path) -> str:
 # ---- decoding --------------------------------------------------------------------------------
 
 
-def decode_csv_bytes(data: bytes, file: str) -> tuple[str, str]:
-    """(text, encoding): UTF-8 with or without BOM, else GB18030 (a superset of GBK/GB2312)."""
+def decode_csv_bytes(data: bytes, file: str, warnings: list[str] | None = None) -> tuple[str, str]:
+    """(text, encoding): UTF-8 with or without BOM, else GB18030 (a superset of GBK/GB2312).
+
+    A file pasted together from a UTF-8 and a GB18030 export (some lines each) is decoded line by
+    line, each line in the encoding it is valid in, with a warning naming the GB18030 lines.
+    """
     if data.startswith(codecs.BOM_UTF8):
         try:
             return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
@@ -120,26 +125,66 @@ def decode_csv_bytes(data: bytes, file: str) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError as exc:
-        raise ExtractFileError(
-            file, f"无法识别文件编码(既不是UTF-8也不是GB18030/GBK,第{exc.start}字节起无法解码)"
-        ) from exc
+    return _decode_by_line(data, file, warnings)
+
+
+def _decode_by_line(data: bytes, file: str, warnings: list[str] | None) -> tuple[str, str]:
+    """Not UTF-8 as a whole: GB18030, unless some non-ASCII lines are valid UTF-8 (a mixed file).
+
+    Line breaks are single bytes in both encodings (GB18030 never uses 0x0A/0x0D inside a
+    character), so splitting the bytes at them is safe.
+    """
+    bom = codecs.BOM_UTF8 if data.startswith(codecs.BOM_UTF8) else b""
+    lines = data[len(bom):].splitlines(keepends=True)
+    parts: list[str] = []
+    gb_lines: list[int] = []
+    utf8_lines = 0
+    for number, line in enumerate(lines, start=1):
+        if line.isascii():
+            parts.append(line.decode("ascii"))
+            continue
+        try:
+            parts.append(line.decode("utf-8"))
+            utf8_lines += 1
+            continue
+        except UnicodeDecodeError:
+            pass
+        try:
+            parts.append(line.decode("gb18030"))
+            gb_lines.append(number)
+        except UnicodeDecodeError as exc:
+            raise ExtractFileError(
+                file,
+                f"第{number}行无法识别编码(既不是UTF-8也不是GB18030/GBK,该行第{exc.start + 1}字节起无法解码);"
+                "请用Excel或记事本重新另存为UTF-8编码的CSV",
+            ) from exc
+    text = "".join(parts)
+    if not utf8_lines:
+        return text, "gb18030"
+    if warnings is not None:
+        shown = "、".join(str(n) for n in gb_lines[:10]) + ("等" if len(gb_lines) > 10 else "")
+        warnings.append(
+            f"文件“{file}”混用了两种编码:{utf8_lines}行是UTF-8,{len(gb_lines)}行是GB18030/GBK"
+            f"(第{shown}行),已逐行识别;请核对这些行的文字是否正确,今后请统一导出为一种编码"
+        )
+    return text, "utf-8+gb18030"
 
 
 # ---- reading raw grids -----------------------------------------------------------------------
 
 
-def _head_records_csv(text: str, limit: int) -> tuple[list[list[str]], list[int]]:
+def _head_records_csv(text: str, limit: int, file: str) -> tuple[list[list[str]], list[int]]:
     """First `limit` records and, for each, the number of physical lines consumed after it."""
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))  # "" : a lone CR also ends a line
     records, line_ends = [], []
-    for rec in reader:
-        records.append(rec)
-        line_ends.append(reader.line_num)
-        if len(records) >= limit:
-            break
+    try:
+        for rec in reader:
+            records.append(rec)
+            line_ends.append(reader.line_num)
+            if len(records) >= limit:
+                break
+    except csv.Error as exc:
+        raise ExtractFileError(file, f"第{reader.line_num}行CSV格式错误({exc}),无法读取表头") from exc
     return records, line_ends
 
 
@@ -169,30 +214,156 @@ def _xlsx_cell_text(value: object) -> str:
     return str(value)
 
 
-def read_xlsx_grid(path: Path) -> list[list[str]]:
-    """All rows of the first sheet as text (values of formulas as last computed by Excel)."""
+# An OLE compound file (CFB): either an Office file with an open password (the real XLSX is inside
+# as an encrypted stream) or an old binary .xls workbook.
+_CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_CFB_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+
+
+def _not_xlsx_hint(path: Path) -> str:
+    """Why a file named .xlsx is not one, in words an officer can act on."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    lower = head.lower()
+    if not head:
+        return "是空文件(没有任何内容)"
+    if head.startswith(_CFB_MAGIC):
+        with open(path, "rb") as fh:
+            data = fh.read(1 << 24)
+        if _CFB_ENCRYPTED_STREAM in data:
+            return "设置了打开密码(文件已加密),无法读取;请在Excel中取消密码后另存为Excel工作簿(.xlsx)"
+        return "实际是旧版Excel 97-2003(.xls)格式,不是XLSX;请在Excel中打开后“另存为”Excel工作簿(.xlsx)"
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in lower and b"<html" not in lower:
+        return "实际是“XML电子表格2003”格式,不是XLSX;请在Excel中打开后“另存为”Excel工作簿(.xlsx)"
+    if b"<html" in lower or b"<table" in lower or b"<!doctype" in lower or b"<meta" in lower:
+        return "实际是网页(HTML)格式,不是真正的XLSX;请在Excel中打开后“另存为”Excel工作簿(.xlsx)"
+    return "不是有效的XLSX文件(文件已损坏或格式不符)"
+
+
+_MERGE_REF = re.compile(rb'<mergeCell\s+ref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
+
+
+def _col_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ch - 64)
+    return n - 1
+
+
+def _scan_sheet_xml(path: Path, sheet_path: str | None) -> tuple[list[tuple[int, int, int, int]], bool]:
+    """(merged ranges as 0-based (row1, col1, row2, col2), whether any formula cell exists).
+
+    Streams the sheet part: merged ranges are listed after the cell data, so only that tail is
+    parsed; the whole sheet is never held in memory.
+    """
+    if not sheet_path:
+        return [], False
+    has_formula = False
+    tail = b""
+    carry = b""
+    after_data = False
+    with zipfile.ZipFile(path) as zf:
+        try:
+            fh = zf.open(sheet_path.lstrip("/"))
+        except KeyError:
+            return [], False
+        with fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                buf = carry + chunk
+                if not has_formula and (b"<f>" in buf or b"<f " in buf or b"<x:f" in buf):
+                    has_formula = True
+                if after_data:
+                    tail += chunk
+                else:
+                    at = buf.find(b"</sheetData>")
+                    if at >= 0:
+                        after_data = True
+                        tail = buf[at:]
+                carry = buf[-32:]
+    ranges = [
+        (int(r1) - 1, _col_index(c1), int(r2) - 1, _col_index(c2))
+        for c1, r1, c2, r2 in _MERGE_REF.findall(tail)
+    ]
+    return ranges, has_formula
+
+
+def read_xlsx_grid(
+    path: Path, warnings: list[str] | None = None, merged_out: list[tuple[int, int, int, int]] | None = None
+) -> list[list[str]]:
+    """All rows of the first sheet as text (values of formulas as last computed by Excel).
+
+    Cells merged over several rows are listed in `merged_out` (0-based row1, col1, row2, col2);
+    the caller fills them down in the data area only (`fill_merged_down`).
+    """
     import openpyxl
 
     if not zipfile.is_zipfile(path):
-        head = path.read_bytes()[:512].lower()
-        if b"<html" in head or b"<table" in head or b"<!doctype" in head:
-            hint = "实际是网页(HTML)格式,不是真正的XLSX;请在Excel中打开后“另存为”Excel工作簿(.xlsx)"
-        elif head.startswith(b"\xd0\xcf\x11\xe0"):
-            hint = "是加密(设置了密码)或旧版XLS格式的文件;请去掉密码并另存为Excel工作簿(.xlsx)"
-        else:
-            hint = "不是有效的XLSX文件(文件已损坏或格式不符)"
-        raise ExtractFileError(path.name, hint)
+        raise ExtractFileError(path.name, _not_xlsx_hint(path))
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for broken packages
         raise ExtractFileError(path.name, f"无法打开XLSX文件(文件已损坏):{type(exc).__name__}") from exc
     try:
         ws = wb.worksheets[0]
-        return [[_xlsx_cell_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        sheet_path = getattr(ws, "_worksheet_path", None)
+        values = [list(row) for row in ws.iter_rows(values_only=True)]
+        merged, has_formula = _scan_sheet_xml(path, sheet_path)
+    except ExtractFileError:
+        raise
     except Exception as exc:
         raise ExtractFileError(path.name, f"读取XLSX内容失败(文件已损坏):{type(exc).__name__}") from exc
     finally:
         wb.close()
+    if has_formula:
+        _fill_uncomputed_formulas(path, values, warnings)
+    if merged_out is not None:
+        merged_out.extend((r1, c1, r2, c2) for r1, c1, r2, c2 in merged if r2 > r1)
+    return [[_xlsx_cell_text(v) for v in row] for row in values]
+
+
+def _fill_uncomputed_formulas(path: Path, values: list[list[object]], warnings: list[str] | None) -> None:
+    """A formula Excel never computed (the file was written by a program, not saved by Excel) has
+    no cached value: keep the formula text, so the cell is marked as unusable instead of vanishing."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        cells = []
+        for r, row in enumerate(wb.worksheets[0].iter_rows(values_only=True)):
+            if r >= len(values):
+                break
+            for c, v in enumerate(row):
+                if isinstance(v, str) and v.startswith("=") and c < len(values[r]) and values[r][c] is None:
+                    values[r][c] = v
+                    cells.append(f"{_col_letter(c)}{r + 1}")
+    finally:
+        wb.close()
+    if cells and warnings is not None:
+        shown = "、".join(cells[:5]) + ("等" if len(cells) > 5 else "")
+        warnings.append(
+            f"文件“{path.name}”有{len(cells)}个公式单元格没有计算结果({shown}),按公式原文读取;"
+            "请在Excel中打开并保存后重新导出"
+        )
+
+
+def fill_merged_down(grid: list[list[str]], merged: list[tuple[int, int, int, int]], below_row: int) -> int:
+    """A cell merged over several data rows (a household number spanning its members) belongs to
+    each of those rows: copy it down its column. Only merges starting below `below_row` (the header,
+    0-based) count; merges across columns only (a note spread over a row) are left alone, so they
+    never turn into names or IDs. Returns the number of merged ranges filled."""
+    filled = 0
+    for r1, c1, r2, _c2 in merged:
+        if r1 <= below_row or r1 >= len(grid) or c1 >= len(grid[r1]):
+            continue
+        filled += 1
+        value = grid[r1][c1]
+        for r in range(r1 + 1, min(r2, len(grid) - 1) + 1):
+            row = grid[r]
+            if len(row) <= c1:
+                row.extend([""] * (c1 + 1 - len(row)))
+            if not row[c1]:
+                row[c1] = value
+    return filled
 
 
 # ---- header detection ------------------------------------------------------------------------
@@ -241,7 +412,7 @@ def find_header(
             best = (i, len(mapping), mapping)
         if seen > MAX_BANNER_ROWS:
             break
-    if best is None or best[1] < 2:
+    if best is None or best[1] < 1:
         raise ExtractFileError(
             file, f"未找到表头:前{MAX_BANNER_ROWS + 1}个非空行中没有“姓名”“身份证号”等列名"
         )
@@ -312,10 +483,13 @@ def read_extract_file(path: str | Path, source: str) -> ExtractFile:
         raise ExtractFileError(path.name, "不存在")
     warnings: list[str] = []
     if path.suffix.lower() == ".xlsx":
-        grid = read_xlsx_grid(path)
+        merged: list[tuple[int, int, int, int]] = []
+        grid = read_xlsx_grid(path, warnings, merged)
         encoding = "xlsx"
         head = grid[: MAX_BANNER_ROWS * 4 + 20]
         h, mapping = find_header(head, spec, path.name)
+        if fill_merged_down(grid, merged, h):
+            warnings.append(f"文件“{path.name}”数据区有合并单元格,已把合并的内容填到所跨的每一行")
         header = [c or "" for c in grid[h]]
         body = grid[h + 1:]
         header_row = h + 1
@@ -323,8 +497,8 @@ def read_extract_file(path: str | Path, source: str) -> ExtractFile:
         data = path.read_bytes()
         if not data.strip():
             raise ExtractFileError(path.name, "是空文件(没有任何内容)")
-        text, encoding = decode_csv_bytes(data, path.name)
-        head, line_ends = _head_records_csv(text, MAX_BANNER_ROWS * 4 + 20)
+        text, encoding = decode_csv_bytes(data, path.name, warnings)
+        head, line_ends = _head_records_csv(text, MAX_BANNER_ROWS * 4 + 20, path.name)
         h, mapping = find_header(head, spec, path.name)
         header = head[h]
         header_row = line_ends[h]
@@ -347,12 +521,34 @@ def read_extract_file(path: str | Path, source: str) -> ExtractFile:
 
 
 def _csv_body(text: str, skip_lines: int, file: str) -> list[list[str]]:
-    """The records after the header line(s). csv keeps quoted fields (IDs, commas) intact."""
-    stream = io.StringIO(text)
+    """The records after the header line(s). csv keeps quoted fields (IDs, commas) intact.
+
+    A quote opened and never closed would swallow every later row into one cell: that is an error
+    naming the line, never a silent loss of rows.
+    """
+    stream = io.StringIO(text, newline="")
     for _ in range(skip_lines):
         stream.readline()
+    reader = csv.reader(stream, strict=True)
+    records: list[list[str]] = []
+    started = skip_lines + 1  # physical line where the record being read starts
     try:
-        return list(csv.reader(stream))
+        for rec in reader:
+            records.append(rec)
+            started = skip_lines + reader.line_num + 1
     except csv.Error as exc:
-        raise ExtractFileError(file, f"CSV格式错误:{exc}") from exc
-
+        if "end of data" in str(exc) or "EOF" in str(exc):
+            raise ExtractFileError(
+                file,
+                f"第{started}行有未闭合的引号(\"),其后的所有行都会被并入一个单元格;"
+                "请检查该行的引号后重新导出",
+            ) from exc
+        # Other irregular quoting (`"ab"c`) is read leniently, as Excel does.
+        stream = io.StringIO(text, newline="")
+        for _ in range(skip_lines):
+            stream.readline()
+        try:
+            return list(csv.reader(stream))
+        except csv.Error as exc2:
+            raise ExtractFileError(file, f"CSV格式错误:{exc2}") from exc2
+    return records
