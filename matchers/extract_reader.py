@@ -30,6 +30,9 @@ from matchers.contract import (
 )
 
 EXTENSIONS = (".csv", ".xlsx")
+# Spreadsheets a department may send instead: picked up as the source's files so the run fails
+# with a message saying what to do, instead of treating the department as late.
+OTHER_SPREADSHEET_EXTENSIONS = (".xls", ".xlsm", ".xlsb", ".et", ".ods")
 ROW_COLUMN = "__row"  # 1-based data row index (EXTRACTS.md "Row identity")
 FILE_COLUMN = "__file"
 
@@ -74,7 +77,8 @@ def list_quarters(extracts_dir: str | Path) -> list[str]:
 
 
 def source_files(extracts_dir: str | Path, quarter: str, source: str) -> list[Path]:
-    """The files of one source in a quarter folder: `<source>[_anything].<csv|xlsx>`, by name."""
+    """The files of one source in a quarter folder: `<source>[_anything].<csv|xlsx>`, by name (plus
+    .xls and other spreadsheets, which `read_extract_file` refuses with a message)."""
     folder = Path(extracts_dir) / quarter
     if not folder.is_dir():
         return []
@@ -82,7 +86,8 @@ def source_files(extracts_dir: str | Path, quarter: str, source: str) -> list[Pa
     for p in folder.iterdir():
         if not p.is_file() or p.name.startswith((".", "~$")):
             continue
-        if p.suffix.lower() in EXTENSIONS and _stem_source(p.stem) == source:
+        suffix = p.suffix.lower()
+        if suffix in EXTENSIONS + OTHER_SPREADSHEET_EXTENSIONS and _stem_source(p.stem) == source:
             out.append(p)
     return sorted(out, key=lambda p: p.name)
 
@@ -452,14 +457,23 @@ def _is_total_row(cells: list[str]) -> bool:
 
 
 def _frame_from_grid(
-    grid: list[list[str]], mapping: dict[str, int], spec: SourceSpec
+    grid: list[list[str]],
+    mapping: dict[str, int],
+    spec: SourceSpec,
+    header_width: int | None = None,
+    ragged: list[int] | None = None,
 ) -> pl.DataFrame:
-    """Data rows → canonical text columns + __row, skipping blank and 合计 rows (not counted)."""
+    """Data rows → canonical text columns + __row, skipping blank and 合计 rows (not counted).
+
+    With `header_width`, the numbers of data rows with more or fewer cells than the header are
+    appended to `ragged` (a comma inside an unquoted cell shifts every later column).
+    """
     cols: dict[str, list[str | None]] = {f: [] for f in mapping}
     numbers: list[int] = []
     n = 0
     width = max(mapping.values()) + 1
     for cells in grid:
+        n_cells = len(cells)
         if len(cells) < width:
             cells = list(cells) + [""] * (width - len(cells))
         if _is_total_row(cells):
@@ -469,6 +483,8 @@ def _frame_from_grid(
             continue  # blank (or only unnamed columns such as 序号/备注 filled)
         n += 1
         numbers.append(n)
+        if ragged is not None and header_width is not None and n_cells != header_width:
+            ragged.append(n)
         for f, v in values.items():
             cols[f].append(v if v != "" else None)
     frame = pl.DataFrame({f: pl.Series(f, v, dtype=pl.String) for f, v in cols.items()})
@@ -481,6 +497,12 @@ def read_extract_file(path: str | Path, source: str) -> ExtractFile:
     spec = SPECS[source]
     if not path.exists():
         raise ExtractFileError(path.name, "不存在")
+    if path.suffix.lower() in OTHER_SPREADSHEET_EXTENSIONS:
+        raise ExtractFileError(
+            path.name,
+            f"是{path.suffix}格式,本系统只接收CSV和Excel工作簿(.xlsx);"
+            "请在Excel中打开后“另存为”Excel工作簿(.xlsx)或CSV",
+        )
     warnings: list[str] = []
     if path.suffix.lower() == ".xlsx":
         merged: list[tuple[int, int, int, int]] = []
@@ -504,7 +526,14 @@ def read_extract_file(path: str | Path, source: str) -> ExtractFile:
         header_row = line_ends[h]
         body = _csv_body(text, line_ends[h], path.name)
     _check_duplicate_headers(header, mapping, path.name)
-    frame = _frame_from_grid(body, mapping, spec)
+    ragged: list[int] = []
+    frame = _frame_from_grid(body, mapping, spec, None if encoding == "xlsx" else len(header), ragged)
+    if ragged:
+        shown = "、".join(str(n) for n in ragged[:10]) + ("等" if len(ragged) > 10 else "")
+        warnings.append(
+            f"文件“{path.name}”有{len(ragged)}行数据的列数与表头({len(header)}列)不一致(第{shown}条数据),"
+            "多出的列已忽略、缺少的列按空值处理;请核对这些行是否错位(如某个单元格内含未加引号的逗号)"
+        )
     if frame.height == 0:
         warnings.append(f"文件“{path.name}”只有表头,没有数据行")
     return ExtractFile(
