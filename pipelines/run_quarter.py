@@ -48,6 +48,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"错误:数据目录 {extracts_dir} 下没有季度文件夹 {quarter}。现有:{'、'.join(quarters) or '无'}", file=sys.stderr)
         return 2
 
+    # Say it plainly, before Dagster starts, when another run is writing the warehouse.
+    from matchers.warehouse import WarehouseBusy, WriterLock
+
+    probe = WriterLock(default_warehouse_path())
+    try:
+        probe.acquire(wait_seconds=5)
+    except WarehouseBusy as exc:
+        print(f"错误:{exc}", file=sys.stderr)
+        return 3
+    probe.release()
+
     instance = DagsterInstance.get()
     if not instance.has_dynamic_partition(QUARTER_PARTITIONS_NAME, quarter):
         instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [quarter])

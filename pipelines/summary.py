@@ -10,7 +10,7 @@ from matchers.contract import SOURCE_LABELS, SOURCES
 def _failures(result) -> list[str]:
     out = []
     for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
+        if event.event_type_value in ("STEP_FAILURE", "RESOURCE_INIT_FAILURE"):
             data = event.event_specific_data
             err = getattr(data, "error", None)
             msg = None
@@ -23,7 +23,7 @@ def _failures(result) -> list[str]:
                         msg = cause.message.strip().splitlines()[0]
                         break
                     cause = cause.cause
-            out.append(f"{event.step_key}: {msg or '失败'}")
+            out.append(f"{event.step_key or '运行准备'}: {msg or '失败'}")
     return out
 
 
@@ -33,7 +33,16 @@ def print_summary(result, quarter: str, warehouse_path: str) -> None:
     print()
     print("=" * 60)
     print(f"季度 {quarter} 比对{'完成' if result.success else '未全部完成'}")
-    if Path(warehouse_path).exists():
+    if not result.success:
+        for line in _failures(result):
+            print(f"  失败 {line}")
+        done = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
+        if "flags" in done:
+            print("  比对结果已发布(source_records、persons、flags);未完成的是之后的名单或报表步骤。")
+        else:
+            print("  已发布的数据(source_records、persons、flags 等)保持上次成功运行的结果,没有被修改。")
+        print("  处理办法见 README“出错时”一节;改正后重新运行 make run 即可。")
+    elif Path(warehouse_path).exists():
         con = duckdb.connect(warehouse_path, read_only=True)
         try:
             counts = dict(
@@ -65,7 +74,5 @@ def print_summary(result, quarter: str, warehouse_path: str) -> None:
                     print("  疑点:" + ",".join(f"{code} {n}" for code, n in flags))
         finally:
             con.close()
-    for line in _failures(result):
-        print(f"  失败步骤 {line}")
     print(f"仓库文件:{warehouse_path}")
     print("=" * 60)

@@ -1,0 +1,112 @@
+"""A run killed mid-write leaves the warehouse as it was; two runs at once give one clean result and
+one clear message. Both run `make run`'s entry point in real subprocesses."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data" / "extracts"
+PUBLIC = ("source_records", "persons", "flags", "household_members", "rejected_rows", "reviews")
+
+
+def _env(tmp: Path, **extra) -> dict:
+    env = dict(os.environ)
+    env.update(
+        EXTRACTS_DIR=str(tmp / "extracts"),
+        WAREHOUSE_PATH=str(tmp / "wh.duckdb"),
+        EXPORTS_DIR=str(tmp / "exports"),
+        DAGSTER_HOME=str(tmp / "dagster_home"),
+        DAGSTER_DISABLE_TELEMETRY="1",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+def _start(tmp: Path, quarter: str, **extra) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.run_quarter", "--quarter", quarter],
+        cwd=ROOT,
+        env=_env(tmp, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _snapshot(path: Path) -> dict:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall())) for t in PUBLIC}
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("safety")
+    shutil.copytree(SAMPLE / "2026Q2", tmp / "extracts" / "2026Q2")
+    shutil.copytree(SAMPLE / "2026Q3", tmp / "extracts" / "2026Q3")
+    p = _start(tmp, "2026Q2")
+    out, _ = p.communicate(timeout=600)
+    assert p.returncode == 0, out[-3000:]
+    con = duckdb.connect(str(tmp / "wh.duckdb"))
+    con.execute(
+        "INSERT INTO reviews (flag_id, decision, note, reviewer, decided_at) "
+        "SELECT flag_id, '属实待处理', '入户核查中', '测试员', now() FROM flags LIMIT 3"
+    )
+    con.close()
+    return tmp
+
+
+def test_run_killed_inside_the_publish_transaction_leaves_warehouse_unchanged(baseline):
+    before = _snapshot(baseline / "wh.duckdb")
+    p = _start(baseline, "2026Q3", WAREHOUSE_CRASH_AT="publish")
+    out, _ = p.communicate(timeout=600)
+    assert p.returncode != 0  # killed by SIGKILL inside publish_quarter
+    assert _snapshot(baseline / "wh.duckdb") == before
+    # and the file is healthy: the next run succeeds and publishes the quarter
+    ok = _start(baseline, "2026Q3")
+    out, _ = ok.communicate(timeout=600)
+    assert ok.returncode == 0, out[-3000:]
+    after = _snapshot(baseline / "wh.duckdb")
+    assert after["reviews"] == before["reviews"]
+    con = duckdb.connect(str(baseline / "wh.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM source_records WHERE quarter = '2026Q3'").fetchone()[0] > 0
+    con.close()
+
+
+def test_run_killed_early_leaves_published_tables_unchanged(baseline):
+    before = _snapshot(baseline / "wh.duckdb")
+    p = _start(baseline, "2026Q3")
+    deadline = time.time() + 300
+    for line in p.stdout:  # kill as soon as the first department has been read
+        if "个文件" in line or time.time() > deadline:
+            break
+    p.kill()
+    p.wait(timeout=60)
+    assert _snapshot(baseline / "wh.duckdb") == before
+
+
+def test_two_runs_at_once_give_one_result_and_one_clear_message(baseline):
+    first = _start(baseline, "2026Q3")
+    for line in first.stdout:
+        if "开始季度比对" in line:
+            break
+    time.sleep(1.0)
+    second = _start(baseline, "2026Q2")
+    out2, _ = second.communicate(timeout=600)
+    out1, _ = first.communicate(timeout=600)
+    assert first.returncode == 0, out1[-3000:]
+    assert second.returncode != 0
+    assert "另一个比对作业正在写入仓库" in out2 and "本次运行未做任何修改" in out2
+    con = duckdb.connect(str(baseline / "wh.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM flags WHERE quarter = '2026Q3'").fetchone()[0] > 0
+    con.close()
