@@ -19,14 +19,17 @@ from matchers.resolution import spec
 NULL = -1
 
 
-def _cpdist(a: pl.Series, b: pl.Series, scorer) -> np.ndarray:
-    """Distance per row; rows with a null on either side get a large distance."""
-    mask = (a.is_not_null() & b.is_not_null()).to_numpy()
-    out = np.full(len(a), 99, dtype=np.int32)
-    if mask.any():
-        aa = a.filter(pl.Series(mask)).to_list()
-        bb = b.filter(pl.Series(mask)).to_list()
-        out[mask] = process.cpdist(aa, bb, scorer=scorer, workers=-1)
+def _cpdist(a: pl.Series, b: pl.Series, scorer, where: pl.Series | None = None) -> np.ndarray:
+    """Distance per row where both sides are present, differ (equal: 0) and `where` holds;
+    elsewhere a large distance. Only those rows become Python strings for rapidfuzz."""
+    both = a.is_not_null() & b.is_not_null()
+    out = np.where(both.to_numpy() & (a == b).fill_null(False).to_numpy(), 0, 99).astype(np.int32)
+    mask = both & (a != b).fill_null(False)
+    if where is not None:
+        mask = mask & where
+    mask_np = mask.to_numpy()
+    if mask_np.any():
+        out[mask_np] = process.cpdist(a.filter(mask).to_list(), b.filter(mask).to_list(), scorer=scorer, workers=-1)
     return out
 
 
@@ -44,7 +47,8 @@ def _level(conditions: list[tuple[pl.Expr, str]], comparison: spec.Comparison) -
 def compare_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
     """Add `lvl_id`, `lvl_name`, `lvl_birth`, `lvl_sex`, `lvl_district` to `pairs`."""
     id_dist = _cpdist(pairs["id17_l"], pairs["id17_r"], Levenshtein.distance)
-    id_osa = _cpdist(pairs["id17_l"], pairs["id17_r"], OSA.distance)
+    # an adjacent transposition is Levenshtein 2, OSA 1
+    id_osa = _cpdist(pairs["id17_l"], pairs["id17_r"], OSA.distance, pl.Series(id_dist == 2))
     name_dist = _cpdist(pairs["name_key_l"], pairs["name_key_r"], Levenshtein.distance)
 
     # Wildcard names ('?' for an unencodable character): map over unique pairs only.

@@ -35,17 +35,34 @@ def model_path() -> Path:
 # ---- stages shared by training and resolution ---------------------------------------------------
 def prepare_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> tuple[pl.DataFrame, dict]:
     """Stage 1 and 2: nodes (one per valid ID), profiles, blocked candidate pairs with levels."""
+    t0 = time.perf_counter()
     con.execute(sql_text.ROWS, [quarter])
     con.execute(sql_text.ANCHORS)
     con.execute(sql_text.NODES)
     con.execute(sql_text.ROW_NODES)
     con.execute(sql_text.PROFILES)
+    t1 = time.perf_counter()
     stats = blocking.build_pairs(con)
-    pairs = con.sql(sql_text.PAIR_ATTRIBUTES).pl()
-    if len(pairs):
-        pairs = compare_pairs(pairs)
-    else:
-        pairs = pairs.with_columns(*[pl.lit(NULL, dtype=pl.Int8).alias(c) for c in LEVEL_COLUMNS])
+    t2 = time.perf_counter()
+    # Compared in batches; only the levels and what scoring needs are kept.
+    keep = ["pid_l", "pid_r", "node_l", "node_r", "tf_name_key", "tf_name_pinyin", *LEVEL_COLUMNS]
+    chunks = []
+    for start in range(0, max(stats["pairs"], 1), spec.PAIR_CHUNK):
+        batch = con.sql(
+            sql_text.PAIR_ATTRIBUTES, params={"start": start, "stop": start + spec.PAIR_CHUNK}
+        ).pl()
+        if len(batch):
+            chunks.append(compare_pairs(batch).select(keep))
+        else:
+            chunks.append(
+                batch.with_columns(*[pl.lit(NULL, dtype=pl.Int8).alias(c) for c in LEVEL_COLUMNS]).select(keep)
+            )
+    pairs = pl.concat(chunks)
+    stats["seconds"] = {
+        "nodes_profiles": round(t1 - t0, 2),
+        "blocking": round(t2 - t1, 2),
+        "comparisons": round(time.perf_counter() - t2, 2),
+    }
     return pairs, stats
 
 
@@ -286,6 +303,7 @@ def resolve_quarter(
             "SELECT count(*) FROM work_household_members WHERE quarter = ?", [quarter]
         ).fetchall()[0][0]),
         "seconds_blocking": round(t_block - t0, 2),
+        "seconds_steps": {**stats["seconds"], "scoring_clustering_writing": round(time.perf_counter() - t_block, 2)},
         "seconds_total": round(time.perf_counter() - t0, 2),
         "model_version": model.version,
     }

@@ -97,6 +97,7 @@ JOIN res_profiles l ON l.pid = p.pid_l
 JOIN res_profiles r ON r.pid = p.pid_r
 LEFT JOIN tf_key tk ON tk.name_key = l.name_key
 LEFT JOIN tf_pinyin tp ON tp.name_pinyin = l.name_pinyin
+WHERE p.pair_no >= $start AND p.pair_no < $stop
 """
 
 PROFILE_TABLE = """
