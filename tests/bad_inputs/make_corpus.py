@@ -1,0 +1,145 @@
+"""Write the committed bad-input corpus (tests/bad_inputs/*): small files, seeded, reproducible.
+
+    .venv/bin/python -m tests.bad_inputs.make_corpus
+
+The password-protected XLSX needs `msoffcrypto-tool` (not a project dependency): when it is not
+installed the committed `assistance_encrypted.xlsx` is kept as it is. The 100 MB file is never
+committed; tests/test_bad_inputs.py writes it at test time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+
+HERE = Path(__file__).resolve().parent
+PASSWORD = "wuhan2026"
+
+HEADER = ["序号", "家庭编号", "与户主关系", "姓名", "身份证号", "性别", "区", "救助类别",
+          "月保障金额(元)", "家庭人口", "状态", "状态日期"]
+# Valid IDs (check digits right) of made-up people; nothing here is a real person.
+GOOD = [
+    ["1", "H9001", "户主", "王秀英", "420102195001011238", "女", "江岸区", "城市低保", "1,600元", "2", "在保", "2026/7/1"],
+    ["2", "H9001", "配偶", "张伟", "420111198001011069", "男", "江岸区", "城市低保", "", "2", "在保", "2026-07-01"],
+    ["3", "H9002", "户主", "李娜", "42011119800101106X", "女", "洪山区", "农村特困", "900", "1", "在保", "2026年7月1日"],
+]
+
+
+def csv_bytes(rows: list[list[str]], encoding: str = "utf-8", lineterminator: str = "\r\n") -> bytes:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator=lineterminator).writerows(rows)
+    return buf.getvalue().encode(encoding)
+
+
+def xlsx_bytes(rows: list[list[object]], merges: tuple[str, ...] = ()) -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for r in rows:
+        ws.append(r)
+    for ref in merges:
+        ws.merge_cells(ref)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _with_cached_formula(data: bytes) -> bytes:
+    """Rewrite the I2 cell as Excel saves a formula: the formula and its last computed value."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            body = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                body, n = re.subn(rb'<c r="I2"[^>]*>.*?</c>', b'<c r="I2"><f>1000+600</f><v>1600</v></c>', body)
+                assert n == 1
+            dst.writestr(item, body)
+    return out.getvalue()
+
+
+def corpus() -> dict[str, bytes]:
+    rnd = random.Random(20260930)
+    files: dict[str, bytes] = {}
+    files["assistance_empty.csv"] = b""
+    files["assistance_header_only.csv"] = csv_bytes([HEADER])
+    # A PDF-like blob with NUL bytes, saved under a .csv name.
+    files["assistance_binary_garbage.csv"] = b"%PDF-1.4\n\x00\x01" + bytes(rnd.randrange(256) for _ in range(2000))
+    # No NUL, but neither UTF-8 nor GB18030 (0xFF never occurs in either).
+    files["assistance_undecodable.csv"] = csv_bytes([HEADER, GOOD[0]]) + b"\xff\xfe\xff\xfe,\xff\n"
+    files["assistance_html.xlsx"] = (
+        "<html><head><meta http-equiv='Content-Type' content='text/html; charset=utf-8'></head><body>"
+        "<table><tr>" + "".join(f"<td>{h}</td>" for h in HEADER) + "</tr></table></body></html>"
+    ).encode("utf-8")
+    real = xlsx_bytes([HEADER] + GOOD)
+    files["assistance_truncated.xlsx"] = real[: len(real) // 2]  # a download cut off half way
+    files["assistance_no_header.csv"] = csv_bytes([["编号", "内容"], ["1", "王秀英"], ["2", "张伟"]])
+    files["assistance_missing_column.csv"] = csv_bytes(
+        [[h for h in HEADER if h != "救助类别"]] + [[c for c, h in zip(r, HEADER) if h != "救助类别"] for r in GOOD]
+    )
+    files["assistance_duplicated_header.csv"] = csv_bytes(
+        [HEADER + ["身份证号"]] + [r + ["420102195001011238"] for r in GOOD]
+    )
+    files["assistance_unclosed_quote.csv"] = csv_bytes([HEADER, GOOD[0]]) + (
+        '2,H9001,配偶,"张伟,420111198001011069,男,江岸区,城市低保,,2,在保,2026-07-01\r\n'
+        "3,H9002,户主,李娜,42011119800101106X,女,洪山区,农村特困,900,1,在保,2026-07-01\r\n"
+    ).encode("utf-8")
+    files["assistance_old_format.xls"] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
+    # Row-level cases: the file loads; bad cells are null and marked, bad rows rejected.
+    files["assistance_mixed_encoding.csv"] = csv_bytes([HEADER, GOOD[0]]) + csv_bytes([GOOD[1]], "gb18030") + csv_bytes([GOOD[2]])
+    files["assistance_ragged_rows.csv"] = csv_bytes(
+        [HEADER, GOOD[0][:8], GOOD[1] + ["多出的单元格", "又一个"], GOOD[2]]
+    )
+    files["assistance_fullwidth_header.csv"] = csv_bytes(
+        [["序号", " 家庭　编号 ", "与户主关系", "姓　名", "身份证号码 ", "救助类别", "月保障金额（元）", "状　态"]]
+        + [["1", "H9001", "户主", "王秀英", "４２０１０２１９５００１０１１２３８", "城市低保", "１，６００元", "在保"]]
+    )
+    files["assistance_bad_amount_date.csv"] = csv_bytes(
+        [HEADER, GOOD[0][:8] + ["-300", "2", "在保", "2026/7/1"], GOOD[1][:8] + ["不详", "2", "在保", "七月初"],
+         GOOD[2][:11] + ["2026-02-30"]]
+    )
+    files["assistance_no_name_garbage_id.csv"] = csv_bytes(
+        [HEADER, GOOD[0], ["2", "H9003", "户主", "", "12345ABC", "男", "江岸区", "城市低保", "", "1", "在保", ""], GOOD[2]]
+    )
+    files["assistance_cr_line_endings.csv"] = csv_bytes([HEADER] + GOOD, lineterminator="\r")
+    uncached = xlsx_bytes([HEADER] + [GOOD[0][:8] + ["=1000+600"] + GOOD[0][9:]] + GOOD[1:])
+    files["assistance_formula_uncached.xlsx"] = uncached
+    files["assistance_formula_cached.xlsx"] = _with_cached_formula(uncached)
+    merged = [HEADER] + [list(r) for r in GOOD]
+    merged[2][1] = merged[2][7] = None  # the household number and category are merged over rows 2-3
+    banner = [["武汉市2026年第三季度低保对象名册"] + [None] * 11]
+    files["assistance_merged_cells.xlsx"] = xlsx_bytes(
+        banner + merged, merges=("A1:L1", "B3:B4", "H3:H4", "M3:O3")
+    )
+    return files
+
+
+def encrypted_xlsx() -> bytes | None:
+    try:
+        import msoffcrypto
+        from msoffcrypto.format.ooxml import OOXMLFile
+    except ImportError:
+        return None
+    del msoffcrypto
+    plain = io.BytesIO(xlsx_bytes([HEADER] + GOOD))
+    out = io.BytesIO()
+    OOXMLFile(plain).encrypt(PASSWORD, out)
+    return out.getvalue()
+
+
+def main() -> None:
+    for name, data in corpus().items():
+        (HERE / name).write_bytes(data)
+    enc = encrypted_xlsx()
+    if enc is not None:
+        (HERE / "assistance_encrypted.xlsx").write_bytes(enc)
+    print(f"wrote {len(corpus())} files to {HERE}" + ("" if enc else " (encrypted XLSX kept: msoffcrypto not installed)"))
+
+
+if __name__ == "__main__":
+    main()
