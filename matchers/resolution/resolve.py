@@ -206,8 +206,8 @@ def resolve_quarter(
     # Best profile pair per node pair; only links in or above the review band count.
     edges = (
         scored.filter(pl.col("match_probability") >= spec.REVIEW_PROBABILITY)
-        .sort("match_weight", descending=True)
-        .unique(["node_l", "node_r"], keep="first")
+        .sort(["match_weight", "pid_l", "pid_r"], descending=[True, False, False])
+        .unique(["node_l", "node_r"], keep="first", maintain_order=True)
         .with_columns(match_explanation=_explanation_expr())
         .select("node_l", "node_r", "match_weight", "match_probability", "match_explanation")
     )
@@ -231,8 +231,8 @@ def resolve_quarter(
                 edges.select(pl.col("node_r").alias("node"), "match_weight", "match_probability", "match_explanation"),
             ]
         )
-        .sort("match_weight", descending=True)
-        .unique("node", keep="first")
+        .sort(["match_weight", "node"], descending=[True, False])
+        .unique("node", keep="first", maintain_order=True)
         .drop("match_weight")
     )
     con.execute(sql_text.CLUSTER_FACTS)
