@@ -8,9 +8,11 @@ becomes null; the row is kept and marked, never dropped).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import unicodedata
 from collections.abc import Callable
+from decimal import Decimal
 
 import polars as pl
 
@@ -34,6 +36,16 @@ _YES = {"是", "有", "已享受", "享受", "y", "yes", "true", "1", "√"}
 _NO = {"否", "无", "未享受", "n", "no", "false", "0", "×"}
 
 
+INT32_MAX = 2**31 - 1
+_ID_LIKE = re.compile(r"[0-9]{4}([0-9]{7,12})[0-9]{3}[0-9Xx]")
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A cell as quoted in a row note: an ID-like digit run masked (first 4, last 4), long text cut."""
+    masked = _ID_LIKE.sub(lambda m: m.group(0)[:4] + "*" * len(m.group(1)) + m.group(0)[-4:], value)
+    return masked if len(masked) <= limit else masked[:limit] + "…"
+
+
 class Unparsed(ValueError):
     """A non-empty cell that is not a value of the column's kind."""
 
@@ -52,6 +64,8 @@ def parse_money(value: str) -> float | None:
     if not _NUMBER.match(s):
         raise Unparsed("不是数字")
     amount = float(s)
+    if not math.isfinite(amount):
+        raise Unparsed("数值过大")
     if amount < 0:
         raise Unparsed("金额为负数")
     return amount
@@ -61,11 +75,16 @@ def parse_int(value: str) -> int | None:
     s = re.sub(r"[,，\s人口个]", "", fold_cell(value))
     if not s:
         return None
-    if not _NUMBER.match(s) or float(s) != int(float(s)):
+    if not _NUMBER.match(s):
         raise Unparsed("不是整数")
-    n = int(float(s))
+    exact = Decimal(s)  # not float: a 400-digit cell overflows float, a 20-digit one loses digits
+    if exact != exact.to_integral_value():
+        raise Unparsed("不是整数")
+    n = int(exact)
     if n < 0:
         raise Unparsed("为负数")
+    if n > INT32_MAX:  # the column is INTEGER; a bigger value would silently become null
+        raise Unparsed("数值过大")
     return n
 
 
@@ -83,7 +102,7 @@ def parse_date(value: str) -> dt.date | None:
                 raise Unparsed("不是有效日期") from exc
     if _NUMBER.match(s):
         serial = float(s)
-        if serial == int(serial) and EXCEL_SERIAL_RANGE[0] <= serial <= EXCEL_SERIAL_RANGE[1]:
+        if EXCEL_SERIAL_RANGE[0] <= serial <= EXCEL_SERIAL_RANGE[1] and serial == int(serial):
             return EXCEL_EPOCH + dt.timedelta(days=int(serial))
     raise Unparsed("不是可识别的日期")
 
@@ -137,7 +156,7 @@ def parse_column(values: pl.Series, kind: str, header: str) -> tuple[pl.Series, 
             typed[u] = parse(u)
         except Unparsed as exc:
             typed[u] = None
-            notes[u] = f"“{header}”值“{u}”{exc},已置空"
+            notes[u] = f"“{header}”值“{_shown(u)}”{exc},已置空"
     keys = list(typed)
     out = values.replace_strict(keys, [typed[k] for k in keys], default=None, return_dtype=dtype)
     note_keys = list(notes)
