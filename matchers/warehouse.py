@@ -54,15 +54,33 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     return current
 
 
+# Bounded memory on a shared machine: DuckDB's buffer pool and where it spills, from the
+# environment (unset = DuckDB's defaults: 80% of RAM, a .tmp folder next to the database).
+MEMORY_LIMIT_ENV = "DUCKDB_MEMORY_LIMIT"  # e.g. 4GB
+TEMP_DIR_ENV = "DUCKDB_TEMP_DIR"
+
+
+def duckdb_config() -> dict[str, str]:
+    config = {}
+    if os.environ.get(MEMORY_LIMIT_ENV):
+        config["memory_limit"] = os.environ[MEMORY_LIMIT_ENV]
+    if os.environ.get(TEMP_DIR_ENV):
+        config["temp_directory"] = os.environ[TEMP_DIR_ENV]
+    return config
+
+
 def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed, owner-only permissions) and migrate the warehouse."""
+    """Open (creating if needed, owner-only permissions) and migrate the warehouse.
+
+    DUCKDB_MEMORY_LIMIT and DUCKDB_TEMP_DIR, when set, bound DuckDB's memory and say where it spills.
+    """
     path = Path(path)
     if read_only:
-        return duckdb.connect(str(path), read_only=True)
+        return duckdb.connect(str(path), read_only=True, config=duckdb_config())
     path.parent.mkdir(parents=True, exist_ok=True)
     old = os.umask(_PRIVATE_UMASK)
     try:
-        con = duckdb.connect(str(path))
+        con = duckdb.connect(str(path), config=duckdb_config())
     finally:
         os.umask(old)
     for p in (path, Path(str(path) + ".wal")):
