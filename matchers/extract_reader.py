@@ -519,6 +519,7 @@ def read_extract_file(path: str | Path, source: str) -> ExtractFile:
         data = path.read_bytes()
         if not data.strip():
             raise ExtractFileError(path.name, "是空文件(没有任何内容)")
+        _refuse_disguised_csv(data, path.name)
         text, encoding = decode_csv_bytes(data, path.name, warnings)
         head, line_ends = _head_records_csv(text, MAX_BANNER_ROWS * 4 + 20, path.name)
         h, mapping = find_header(head, spec, path.name)
@@ -547,6 +548,17 @@ def read_extract_file(path: str | Path, source: str) -> ExtractFile:
         sha256=file_sha256(path),
         warnings=warnings,
     )
+
+
+def _refuse_disguised_csv(data: bytes, file: str) -> None:
+    """A workbook or web page renamed to .csv: say what it really is."""
+    if data.startswith(b"PK\x03\x04"):
+        raise ExtractFileError(file, "实际是Excel工作簿(XLSX),只是扩展名被改成了.csv;请把扩展名改回.xlsx")
+    if data.startswith(_CFB_MAGIC):
+        raise ExtractFileError(file, "实际是旧版Excel(.xls)或加密的文件,不是CSV;请在Excel中打开后另存为CSV或Excel工作簿(.xlsx)")
+    head = data[:4096].lstrip(codecs.BOM_UTF8 + b" \t\r\n").lower()
+    if head.startswith((b"<html", b"<!doctype", b"<table", b"<meta", b"<?xml")):
+        raise ExtractFileError(file, "实际是网页(HTML)或XML格式,不是CSV;请在Excel中打开后另存为CSV或Excel工作簿(.xlsx)")
 
 
 def _csv_body(text: str, skip_lines: int, file: str) -> list[list[str]]:

@@ -78,6 +78,8 @@ def corpus() -> dict[str, bytes]:
     ).encode("utf-8")
     real = xlsx_bytes([HEADER] + GOOD)
     files["assistance_truncated.xlsx"] = real[: len(real) // 2]  # a download cut off half way
+    files["assistance_xlsx_renamed.csv"] = real  # someone "converted" it by renaming
+    files["assistance_html_renamed.csv"] = files["assistance_html.xlsx"]
     files["assistance_no_header.csv"] = csv_bytes([["编号", "内容"], ["1", "王秀英"], ["2", "张伟"]])
     files["assistance_missing_column.csv"] = csv_bytes(
         [[h for h in HEADER if h != "救助类别"]] + [[c for c, h in zip(r, HEADER) if h != "救助类别"] for r in GOOD]
