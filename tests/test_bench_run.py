@@ -48,8 +48,9 @@ def test_summary_sums_steps_per_stage_and_counts_only_ingested_sources():
         "rows": {"records": 1000, "extract_data_rows": 1100,
                  "extract_data_rows_by_source": {"housing": 100, "medical": 1000}},
         "steps": [
-            {"step": "extract_housing", "stage": "ingest", "seconds": 2.0, "peak_rss_mb": 300},
-            {"step": "extract_housing_valid_id_share", "stage": "ingest", "seconds": 0.5, "peak_rss_mb": 310},
+            {"step": "extract_housing", "stage": "ingest", "seconds": 2.0, "peak_rss_mb": 300, "cpu_seconds": 1.5},
+            {"step": "extract_housing_valid_id_share", "stage": "ingest", "seconds": 0.5, "peak_rss_mb": 310,
+             "cpu_seconds": 0.25},
             {"step": "source_records", "stage": "resolve", "seconds": 4.0, "peak_rss_mb": 900},
             {"step": "district_workbooks", "stage": "exports", "seconds": 1.0, "peak_rss_mb": 500},
             {"step": "quarterly_report", "stage": "exports", "seconds": 1.5, "peak_rss_mb": 600},
@@ -58,9 +59,18 @@ def test_summary_sums_steps_per_stage_and_counts_only_ingested_sources():
     }
     s = summarise_job(report, refresh=True)
     assert s["stages"]["ingest"] == {
-        "seconds": 2.5, "rows": 100, "rows_per_second": 40, "peak_rss_mb": 310,
+        "seconds": 2.5, "rows": 100, "rows_per_second": 40, "cpu_seconds": 1.75, "peak_rss_mb": 310,
         "steps": {"extract_housing": 2.0, "extract_housing_valid_id_share": 0.5},
     }
     assert s["stages"]["resolve"]["rows_per_second"] == 250
     assert s["stages"]["exports"]["seconds"] == 2.5 and s["stages"]["exports"]["peak_rss_mb"] == 600
     assert "flags" not in s["stages"] and s["changed"] == ["housing"]
+
+
+def test_sampler_cpu_between_two_moments_uses_the_nearest_samples():
+    from bench.run import TreeSampler
+
+    sampler = TreeSampler(pid=0)
+    sampler.samples = [(10.0, 100, 1.0), (10.2, 300, 1.3), (10.4, 200, 1.7), (10.6, 150, 2.0)]
+    assert sampler.cpu(10.1, 10.5) == 1.0  # 2.0 at 10.6 minus 1.0 at 10.0
+    assert sampler.peak(10.1, 10.5) == 300 and sampler.peak() == 300
