@@ -245,6 +245,23 @@ def _not_xlsx_hint(path: Path) -> str:
     return "不是有效的XLSX文件(文件已损坏或格式不符)"
 
 
+def _refuse_other_zip(path: Path) -> None:
+    """A ZIP that is not a workbook (files zipped together, a Word document) named .xlsx."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ExtractFileError(path.name, "不是有效的XLSX文件(文件已损坏或格式不符)") from exc
+    if "xl/workbook.xml" in names or any(n.lower().endswith("workbook.xml") for n in names):
+        return
+    if "word/document.xml" in names:
+        raise ExtractFileError(path.name, "实际是Word文档,不是Excel工作簿;请导出为Excel工作簿(.xlsx)或CSV")
+    shown = "、".join(n for n in names[:5] if not n.endswith("/")) + ("等" if len(names) > 5 else "")
+    raise ExtractFileError(
+        path.name, f"实际是ZIP压缩包(内含:{shown}),不是Excel工作簿;请解压后把其中的CSV/XLSX文件放入季度文件夹"
+    )
+
+
 _MERGE_REF = re.compile(rb'<mergeCell\s+ref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
 
 
@@ -304,6 +321,7 @@ def read_xlsx_grid(
 
     if not zipfile.is_zipfile(path):
         raise ExtractFileError(path.name, _not_xlsx_hint(path))
+    _refuse_other_zip(path)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for broken packages
@@ -324,6 +342,21 @@ def read_xlsx_grid(
     if merged_out is not None:
         merged_out.extend((r1, c1, r2, c2) for r1, c1, r2, c2 in merged if r2 > r1)
     return [[_xlsx_cell_text(v) for v in row] for row in values]
+
+
+def _other_sheets_hint(path: Path) -> str:
+    """When the header is not on the first sheet, name the sheets (the roll may be on another)."""
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True)
+        names = wb.sheetnames
+        wb.close()
+    except Exception:
+        return ""
+    if len(names) < 2:
+        return ""
+    return f"(只读取第一个工作表“{names[0]}”;本文件还有工作表“{'”“'.join(names[1:4])}”,请把名册移到第一个工作表)"
 
 
 def _fill_uncomputed_formulas(path: Path, values: list[list[object]], warnings: list[str] | None) -> None:
@@ -509,7 +542,10 @@ def read_extract_file(path: str | Path, source: str) -> ExtractFile:
         grid = read_xlsx_grid(path, warnings, merged)
         encoding = "xlsx"
         head = grid[: MAX_BANNER_ROWS * 4 + 20]
-        h, mapping = find_header(head, spec, path.name)
+        try:
+            h, mapping = find_header(head, spec, path.name)
+        except ExtractFileError as exc:
+            raise ExtractFileError(path.name, exc.problem + _other_sheets_hint(path)) from exc
         if fill_merged_down(grid, merged, h):
             warnings.append(f"文件“{path.name}”数据区有合并单元格,已把合并的内容填到所跨的每一行")
         header = [c or "" for c in grid[h]]

@@ -38,6 +38,8 @@ FILE_ERRORS = {
     "assistance_old_format.xls": "是.xls格式",
     "assistance_xlsx_renamed.csv": "实际是Excel工作簿(XLSX),只是扩展名被改成了.csv",
     "assistance_html_renamed.csv": "实际是网页(HTML)或XML格式,不是CSV",
+    "assistance_zip_of_csv.xlsx": "实际是ZIP压缩包(内含:assistance_part1.csv)",
+    "assistance_roll_on_second_sheet.xlsx": "只读取第一个工作表“说明”;本文件还有工作表“名册”",
     "assistance_no_header.csv": "未找到表头",
     "assistance_missing_column.csv": "缺少必需的列“救助类别”",
     "assistance_duplicated_header.csv": "表头“身份证号”重复出现在第E、M列",
@@ -306,5 +308,5 @@ def test_merged_cells_in_the_data_area_fill_every_row_they_span(wh_copy, tmp_pat
 
 def test_corpus_files_stay_small():
     sizes = {p.name: p.stat().st_size for p in CORPUS.iterdir() if p.name.startswith("assistance_")}
-    assert len(sizes) == 23 and max(sizes.values()) < 20_000, sizes
+    assert len(sizes) == 25 and max(sizes.values()) < 20_000, sizes
     assert not os.path.exists(CORPUS / "assistance_big.csv")

@@ -80,6 +80,19 @@ def corpus() -> dict[str, bytes]:
     files["assistance_truncated.xlsx"] = real[: len(real) // 2]  # a download cut off half way
     files["assistance_xlsx_renamed.csv"] = real  # someone "converted" it by renaming
     files["assistance_html_renamed.csv"] = files["assistance_html.xlsx"]
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("assistance_part1.csv", csv_bytes([HEADER] + GOOD))
+    files["assistance_zip_of_csv.xlsx"] = zipped.getvalue()
+    wb = openpyxl.Workbook()
+    wb.active.title = "说明"
+    wb.active.append(["本表由民政局导出,名册见第二个工作表"])
+    roll = wb.create_sheet("名册")
+    for r in [HEADER] + GOOD:
+        roll.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    files["assistance_roll_on_second_sheet.xlsx"] = buf.getvalue()
     files["assistance_no_header.csv"] = csv_bytes([["编号", "内容"], ["1", "王秀英"], ["2", "张伟"]])
     files["assistance_missing_column.csv"] = csv_bytes(
         [[h for h in HEADER if h != "救助类别"]] + [[c for c, h in zip(r, HEADER) if h != "救助类别"] for r in GOOD]
