@@ -36,6 +36,7 @@ FILE_ERRORS = {
     "assistance_encrypted.xlsx": "设置了打开密码",
     "assistance_truncated.xlsx": "不是有效的XLSX文件",
     "assistance_old_format.xls": "是.xls格式",
+    "assistance_xls_renamed.xlsx": "实际是旧版Excel 97-2003(.xls)格式",
     "assistance_xlsx_renamed.csv": "实际是Excel工作簿(XLSX),只是扩展名被改成了.csv",
     "assistance_html_renamed.csv": "实际是网页(HTML)或XML格式,不是CSV",
     "assistance_zip_of_csv.xlsx": "实际是ZIP压缩包(内含:assistance_part1.csv)",
@@ -308,5 +309,5 @@ def test_merged_cells_in_the_data_area_fill_every_row_they_span(wh_copy, tmp_pat
 
 def test_corpus_files_stay_small():
     sizes = {p.name: p.stat().st_size for p in CORPUS.iterdir() if p.name.startswith("assistance_")}
-    assert len(sizes) == 25 and max(sizes.values()) < 20_000, sizes
+    assert len(sizes) == 26 and max(sizes.values()) < 20_000, sizes
     assert not os.path.exists(CORPUS / "assistance_big.csv")

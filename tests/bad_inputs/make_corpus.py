@@ -105,6 +105,8 @@ def corpus() -> dict[str, bytes]:
         "3,H9002,户主,李娜,42011119800101106X,女,洪山区,农村特困,900,1,在保,2026-07-01\r\n"
     ).encode("utf-8")
     files["assistance_old_format.xls"] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
+    # The same compound-file header renamed .xlsx (no EncryptedPackage stream: not a password).
+    files["assistance_xls_renamed.xlsx"] = files["assistance_old_format.xls"]
     # Row-level cases: the file loads; bad cells are null and marked, bad rows rejected.
     files["assistance_mixed_encoding.csv"] = csv_bytes([HEADER, GOOD[0]]) + csv_bytes([GOOD[1]], "gb18030") + csv_bytes([GOOD[2]])
     files["assistance_ragged_rows.csv"] = csv_bytes(
