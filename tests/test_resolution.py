@@ -255,7 +255,8 @@ def test_model_file_roundtrip_and_version_check(tmp_path):
     model.save(path)
     again = Model.load(path)
     assert again.to_json() == model.to_json()
-    bad = path.read_text(encoding="utf-8").replace('"version": 1', '"version": 999')
+    bad = path.read_text(encoding="utf-8").replace(f'"version": {spec.MODEL_VERSION}', '"version": 999')
+    assert bad != path.read_text(encoding="utf-8")
     path.write_text(bad, encoding="utf-8")
     with pytest.raises(ValueError, match="重新训练"):
         Model.load(path)

@@ -45,7 +45,11 @@ def _level(conditions: list[tuple[pl.Expr, str]], comparison: spec.Comparison) -
 
 
 def compare_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
-    """Add `lvl_id`, `lvl_name`, `lvl_birth`, `lvl_sex`, `lvl_district` to `pairs`."""
+    """Add one `lvl_<key>` column per comparison of `spec.COMPARISONS` to `pairs`.
+
+    Besides both sides' profile columns, `pairs` carries the household inputs of the node pair:
+    `hh_context` (both sides have one), `hh_related`, `hh_shared` (see sql_text.PAIR_HOUSEHOLD).
+    """
     id_dist = _cpdist(pairs["id17_l"], pairs["id17_r"], Levenshtein.distance)
     # an adjacent transposition is Levenshtein 2, OSA 1
     id_osa = _cpdist(pairs["id17_l"], pairs["id17_r"], OSA.distance, pl.Series(id_dist == 2))
@@ -126,9 +130,24 @@ def compare_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
         [(both_district & (c("district_l") == c("district_r")), "exact"), (both_district, "else")],
         spec.DISTRICT,
     )
-    return df.with_columns(lvl_birth=birth_level, lvl_sex=sex_level, lvl_district=district_level).drop(
-        "_id_dist", "_id_osa", "_name_dist", "_wild"
+    both_diag = c("diagnosis_l").is_not_null() & c("diagnosis_r").is_not_null()
+    diagnosis_level = _level(
+        [(both_diag & (c("diagnosis_l") == c("diagnosis_r")), "exact"), (both_diag, "else")], spec.DIAGNOSIS
     )
+    context = c("hh_context").fill_null(False)
+    household_level = _level(
+        [
+            (context & c("hh_related").fill_null(False), "related"),
+            (context & (c("hh_shared").fill_null(0) >= 2), "shared_2"),
+            (context & (c("hh_shared").fill_null(0) == 1), "shared_1"),
+            (context, "none"),
+        ],
+        spec.HOUSEHOLD,
+    )
+    return df.with_columns(
+        lvl_birth=birth_level, lvl_sex=sex_level, lvl_district=district_level,
+        lvl_diagnosis=diagnosis_level, lvl_household=household_level,
+    ).drop("_id_dist", "_id_osa", "_name_dist", "_wild")
 
 
 LEVEL_COLUMNS = tuple(f"lvl_{comp.key}" for comp in spec.COMPARISONS)

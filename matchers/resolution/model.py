@@ -125,8 +125,25 @@ def estimate_u(random_levels: pl.DataFrame) -> dict[str, list[float]]:
         n = len(comp.levels)
         counts = np.bincount(lv, minlength=n).astype(float) if len(lv) else np.zeros(n)
         freq = (counts + 0.5) / (counts.sum() + 0.5 * n)  # add-half smoothing: never 0
-        u[comp.key] = [float(max(x, spec.U_FLOOR)) for x in freq]
+        freq = _with_fixed(comp, np.maximum(freq, spec.U_FLOOR), spec.U_FIXED_LEVELS)
+        u[comp.key] = [float(x) for x in freq]
     return u
+
+
+def _with_fixed(comp: spec.Comparison, p: np.ndarray, fixed_levels: dict) -> np.ndarray:
+    """Set the levels fixed in `fixed_levels[comp.key]`; scale the others to fill the rest."""
+    fixed = fixed_levels.get(comp.key, {})
+    if not fixed:
+        return p
+    idx = {comp.level_index(k): v for k, v in fixed.items()}
+    free = [i for i in range(len(p)) if i not in idx]
+    out = np.array(p, dtype=float)
+    rest = out[free].sum()
+    for i, v in idx.items():
+        out[i] = v
+    if free:
+        out[free] = out[free] / rest * (1.0 - sum(idx.values())) if rest > 0 else (1.0 - sum(idx.values())) / len(free)
+    return out
 
 
 def estimate_m_labelled(labelled_levels: pl.DataFrame) -> dict[str, list[float]]:
@@ -140,7 +157,8 @@ def estimate_m_labelled(labelled_levels: pl.DataFrame) -> dict[str, list[float]]
         n = len(comp.levels)
         counts = np.bincount(lv, minlength=n).astype(float) if len(lv) else np.ones(n)
         freq = np.maximum(counts / max(counts.sum(), 1.0), spec.M_FLOOR)
-        m[comp.key] = [float(x) for x in freq / freq.sum()]
+        freq = _with_fixed(comp, freq / freq.sum(), spec.M_FIXED_LABELLED_LEVELS)
+        m[comp.key] = [float(x) for x in freq]
     return m
 
 

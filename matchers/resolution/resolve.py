@@ -41,8 +41,11 @@ def prepare_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> tuple[pl
     con.execute(sql_text.NODES)
     con.execute(sql_text.ROW_NODES)
     con.execute(sql_text.PROFILES)
+    con.execute(sql_text.CONTEXT, {"quarter": quarter})
     t1 = time.perf_counter()
     stats = blocking.build_pairs(con)
+    con.execute(sql_text.NODE_PAIRS)
+    con.execute(sql_text.PAIR_HOUSEHOLD)
     t2 = time.perf_counter()
     # Compared in batches; only the levels and what scoring needs are kept.
     keep = ["pid_l", "pid_r", "node_l", "node_r", "tf_name_key", "tf_name_pinyin", *LEVEL_COLUMNS]
@@ -75,12 +78,19 @@ def random_pair_levels(con: duckdb.DuckDBPyConnection, n_pairs: int, seed: int =
     i = rng.integers(0, len(profiles), n_pairs)
     j = rng.integers(0, len(profiles), n_pairs)
     keep = profiles["node"].to_numpy()[i] != profiles["node"].to_numpy()[j]
-    left = profiles[i[keep]].drop("pid", "node")
-    right = profiles[j[keep]].drop("pid", "node")
+    left = profiles[i[keep]].drop("pid")
+    right = profiles[j[keep]].drop("pid")
     pairs = pl.concat(
         [left.rename({c: f"{c}_l" for c in left.columns}), right.rename({c: f"{c}_r" for c in right.columns})],
         how="horizontal",
     )
+    # the household inputs of these node pairs, as for the candidates
+    warehouse.register(con, "res_random_nodes_df", pairs.select("node_l", "node_r").unique())
+    con.execute("CREATE OR REPLACE TEMP TABLE res_node_pairs AS SELECT * FROM res_random_nodes_df")
+    warehouse.unregister(con, "res_random_nodes_df")
+    con.execute(sql_text.PAIR_HOUSEHOLD)
+    household = con.sql("SELECT * FROM res_pair_household").pl()
+    pairs = pairs.join(household, on=["node_l", "node_r"], how="left")
     return compare_pairs(pairs).select(LEVEL_COLUMNS)
 
 
@@ -308,6 +318,7 @@ def resolve_quarter(
         "model_version": model.version,
     }
     for t in ("res_rows", "res_anchors", "res_nodes", "res_row_nodes", "res_profiles", "res_pairs",
+              "res_ctx", "res_node_pairs", "res_pair_household",
               "res_labels", "res_cluster_facts", "res_cluster_pid", "res_best", "res_out"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return result

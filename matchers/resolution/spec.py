@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,35 @@ DISTRICT = Comparison(
     (Level("exact", "所在区相同"), Level("else", "所在区不同")),
 )
 
-COMPARISONS: tuple[Comparison, ...] = (ID, NAME, BIRTH, SEX, DISTRICT)
+# Medical settlements: the same patient's settlements name the same illness far more often than
+# two strangers' do (m from the rows sharing a valid ID, u from random pairs: it learns how often).
+DIAGNOSIS = Comparison(
+    "diagnosis",
+    "疾病名称",
+    (Level("exact", "疾病名称相同"), Level("else", "疾病名称不同")),
+    note="medical rows on both sides only",
+)
+
+# Household evidence. A row's context is the other members of its household roll (assistance,
+# poverty: same source and household_id) that carry a valid ID, the guardian named by a student
+# row (guardian_id), and, for earlier persons, the households of the published index of earlier
+# quarters. Two records share a member when the same person (by valid ID) sits in both contexts
+# through two different rolls (the same roll is no evidence: it is the same listing). A candidate
+# that is itself listed in the row's own roll, or is the guardian the row names, is another person
+# of that household, not the row's person.
+HOUSEHOLD = Comparison(
+    "household",
+    "同户成员",
+    (
+        Level("related", "对方是本行同户另一成员或监护人"),
+        Level("shared_2", "两名以上同户成员一致"),
+        Level("shared_1", "同户成员一致"),
+        Level("none", "同户成员无一致"),
+    ),
+    note="null unless both sides have a household context",
+)
+
+COMPARISONS: tuple[Comparison, ...] = (ID, NAME, BIRTH, SEX, DISTRICT, DIAGNOSIS, HOUSEHOLD)
 
 # ---- blocking -----------------------------------------------------------------------------------
 # Each rule is an SQL expression over the profile table (`matchers.resolution.blocking`): rows whose
@@ -147,11 +175,20 @@ M_FLOOR = 1e-3  # a level never seen among true matches still happens now and th
 LABELLED_PAIRS = 200_000  # pairs of rows sharing a valid ID: m of the comparisons other than the ID
 # m of these comparisons comes from the Stage 1 pairs (rows sharing a valid ID: known matches);
 # EM on the candidates estimates the rest (the ID comparison) with these held fixed.
-M_FROM_LABELLED = ("name", "birth", "sex", "district")
+M_FROM_LABELLED = ("name", "birth", "sex", "district", "diagnosis", "household")
 # Levels whose m is fixed by what we know of the errors, not learnt: a true match whose 17 digits
 # differ by more than one typo/transposition, or whose truncated prefix disagrees, is very rare.
 # (Left to EM, the many strangers sharing a common name and a blocking key inflate it.)
 M_FIXED_LEVELS = {"id": {"else": 0.002}}
+# m measured on rows sharing a valid ID, except where the level cannot happen to one person:
+# a roll never lists one person twice, a student is not his own guardian.
+M_FIXED_LABELLED_LEVELS = {"household": {"related": 0.001}}
+# u of the household levels is not learnt from random pairs: two random people almost never share
+# a household member, but the pairs scored here already share a name, and namesakes sharing a
+# household member are relatives (a grandson named after nobody else in the family is the rule,
+# not a law). Fixed conservatively: 1 namesake stranger in 1,000 shares one member, 1 in 10,000
+# two. "related" (m 0.001, u 0.5) weighs about −9: strong evidence of two people, not a veto.
+U_FIXED_LEVELS = {"household": {"related": 0.5, "shared_2": 1e-4, "shared_1": 1e-3}}
 EM_ITERATIONS = 60
 EM_TOLERANCE = 1e-7
 TF_MINIMUM = 1e-6  # term frequency floor for a name seen once in a very large extract

@@ -60,12 +60,13 @@ FROM (
                         THEN try_strptime(substr(r.id_evidence, 7, 8), '%Y%m%d')::DATE END
                ) AS birth,
                coalesce(r.sex, r.id_sex) AS sex,
-               r.district
+               r.district,
+               CASE WHEN r.source = 'medical' THEN r.diagnosis END AS diagnosis
         FROM res_rows r JOIN res_row_nodes rn USING (rid)
         UNION ALL
         SELECT n.node, false, substr(a.id_number, 1, 17), NULL,
                a.name, a.name_key, a.name_pinyin, a.surname_pinyin,
-               coalesce(a.name_key LIKE '%?%', false), a.birth_date, a.sex, a.district
+               coalesce(a.name_key LIKE '%?%', false), a.birth_date, a.sex, a.district, NULL
         FROM res_anchors a JOIN res_nodes n USING (node_key)
     )
 )
@@ -91,17 +92,20 @@ SELECT p.pid_l, p.pid_r, l.node AS node_l, r.node AS node_r,
        l.name_pinyin AS name_pinyin_l, r.name_pinyin AS name_pinyin_r,
        l.birth AS birth_l, r.birth AS birth_r, l.sex AS sex_l, r.sex AS sex_r,
        l.district AS district_l, r.district AS district_r,
+       l.diagnosis AS diagnosis_l, r.diagnosis AS diagnosis_r,
+       h.hh_context, h.hh_related, h.hh_shared,
        tk.tf AS tf_name_key, tp.tf AS tf_name_pinyin
 FROM res_pairs p
 JOIN res_profiles l ON l.pid = p.pid_l
 JOIN res_profiles r ON r.pid = p.pid_r
+LEFT JOIN res_pair_household h ON h.node_l = l.node AND h.node_r = r.node
 LEFT JOIN tf_key tk ON tk.name_key = l.name_key
 LEFT JOIN tf_pinyin tp ON tp.name_pinyin = l.name_pinyin
 WHERE p.pair_no >= $start AND p.pair_no < $stop
 """
 
 PROFILE_TABLE = """
-SELECT pid, node, id17, id_prefix, name_norm, name_key, name_pinyin, birth, sex, district
+SELECT pid, node, id17, id_prefix, name_norm, name_key, name_pinyin, birth, sex, district, diagnosis
 FROM res_profiles
 """
 
@@ -282,11 +286,22 @@ SELECT NULL::VARCHAR AS id17_l, NULL::VARCHAR AS id17_r,
        a.name_pinyin AS name_pinyin_l, b.name_pinyin AS name_pinyin_r,
        a.id_birth_date AS birth_l, b.id_birth_date AS birth_r,
        a.sex AS sex_l, b.sex AS sex_r,
-       a.district AS district_l, b.district AS district_r
-FROM res_rows a
-JOIN res_rows b ON a.id_norm = b.id_norm AND a.rid < b.rid
-ORDER BY hash(a.rid, b.rid)
-LIMIT $n
+       a.district AS district_l, b.district AS district_r,
+       CASE WHEN a.source = 'medical' THEN a.diagnosis END AS diagnosis_l,
+       CASE WHEN b.source = 'medical' THEN b.diagnosis END AS diagnosis_r,
+       (a.rid IN (SELECT rid FROM res_ctx) AND b.rid IN (SELECT rid FROM res_ctx)) AS hh_context,
+       false AS hh_related,
+       (SELECT count(DISTINCT x.other) FROM res_ctx x JOIN res_ctx y ON y.other = x.other AND y.via <> x.via
+        WHERE x.rid = a.rid AND y.rid = b.rid) AS hh_shared
+FROM (
+    SELECT a.rid AS rid_a, b.rid AS rid_b
+    FROM res_rows a
+    JOIN res_rows b ON a.id_norm = b.id_norm AND a.rid < b.rid
+    ORDER BY hash(a.rid, b.rid)
+    LIMIT $n
+) s
+JOIN res_rows a ON a.rid = s.rid_a
+JOIN res_rows b ON b.rid = s.rid_b
 """
 
 # The share of records whose person has other records (among rows with a valid ID): how often a
@@ -297,3 +312,76 @@ FROM (SELECT count(*) AS k FROM res_rows WHERE id_norm IS NOT NULL GROUP BY id_n
 """
 
 N_NODES = "SELECT count(*) FROM res_nodes"
+
+# Household context of every node (see spec.HOUSEHOLD): (rid, node, other, via) — `other` a node
+# with a valid ID met through `via` (a roll of this quarter, a student's guardian, a household of
+# an earlier quarter in the published index); rid is the row it comes from (NULL: the node's).
+CONTEXT = """
+CREATE OR REPLACE TEMP TABLE res_ctx AS
+WITH hh AS (
+    SELECT r.rid, rn.node, r.quarter || ':' || r.source || ':' || r.household_id AS via
+    FROM res_rows r JOIN res_row_nodes rn USING (rid)
+    WHERE r.household_id IS NOT NULL
+),
+guardian AS (
+    SELECT r.rid, rn.node AS student, n.node AS guardian, 'G:' || r.rid AS via
+    FROM res_rows r
+    JOIN res_row_nodes rn USING (rid)
+    JOIN res_nodes n ON n.node_key = 'I:' || r.guardian_id_norm
+    WHERE r.guardian_id_norm IS NOT NULL AND n.node <> rn.node
+),
+earlier AS (
+    SELECT h.quarter || ':' || h.household_key AS via, n.node
+    FROM household_members h
+    JOIN res_anchors a ON a.person_id = h.person_id
+    JOIN res_nodes n ON n.node_key = a.node_key
+    WHERE h.quarter <> $quarter
+)
+SELECT a.rid, a.node, b.node AS other, a.via
+FROM hh a
+JOIN hh b ON b.via = a.via AND b.node <> a.node
+JOIN res_nodes n ON n.node = b.node AND n.valid
+UNION
+SELECT rid, student, guardian, via FROM guardian
+UNION
+SELECT NULL, g.guardian, g.student, g.via FROM guardian g JOIN res_nodes n ON n.node = g.student AND n.valid
+UNION
+SELECT NULL, a.node, b.node, a.via
+FROM earlier a
+JOIN earlier b ON b.via = a.via AND b.node <> a.node
+JOIN res_nodes n ON n.node = b.node AND n.valid
+"""
+
+# The household comparison's inputs per node pair of res_node_pairs(node_l, node_r).
+PAIR_HOUSEHOLD = """
+CREATE OR REPLACE TEMP TABLE res_pair_household AS
+WITH has AS (SELECT DISTINCT node FROM res_ctx),
+shared AS (
+    SELECT p.node_l, p.node_r, count(DISTINCT a.other) AS n
+    FROM res_node_pairs p
+    JOIN res_ctx a ON a.node = p.node_l
+    JOIN res_ctx b ON b.node = p.node_r AND b.other = a.other AND b.via <> a.via
+    WHERE a.other <> p.node_l AND a.other <> p.node_r
+    GROUP BY ALL
+),
+related AS (
+    SELECT DISTINCT p.node_l, p.node_r FROM res_node_pairs p
+    JOIN res_ctx a ON a.node = p.node_l AND a.other = p.node_r
+    UNION
+    SELECT DISTINCT p.node_l, p.node_r FROM res_node_pairs p
+    JOIN res_ctx a ON a.node = p.node_r AND a.other = p.node_l
+)
+SELECT p.node_l, p.node_r,
+       (p.node_l IN (SELECT node FROM has) AND p.node_r IN (SELECT node FROM has)) AS hh_context,
+       r.node_l IS NOT NULL AS hh_related,
+       coalesce(s.n, 0) AS hh_shared
+FROM res_node_pairs p
+LEFT JOIN shared s USING (node_l, node_r)
+LEFT JOIN related r USING (node_l, node_r)
+"""
+
+NODE_PAIRS = """
+CREATE OR REPLACE TEMP TABLE res_node_pairs AS
+SELECT DISTINCT l.node AS node_l, r.node AS node_r
+FROM res_pairs p JOIN res_profiles l ON l.pid = p.pid_l JOIN res_profiles r ON r.pid = p.pid_r
+"""
