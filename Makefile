@@ -16,7 +16,7 @@ export UV_CACHE_DIR ?= $(CURDIR)/.tools/cache
 export UV_LINK_MODE := copy
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test ui bench quality sample lock setup clean
+.PHONY: run test ui bench quality sample lock setup clean import-reviews
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools uv==$(UV_VERSION)
@@ -41,6 +41,11 @@ test: setup
 ## make ui: Dagster UI and daemon (schedules, sensors) with the project's DAGSTER_HOME
 ui: setup
 	$(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+
+## make import-reviews FILE=核查名单_2026Q3_江夏区.xlsx [REVIEWER=张三]: record a district's decisions
+import-reviews: setup
+	@test -n "$(FILE)" || { echo "用法: make import-reviews FILE=填写后的核查名单.xlsx [REVIEWER=核查人]"; exit 2; }
+	$(PY) -m pipelines.import_reviews "$(FILE)" $(if $(REVIEWER),--reviewer "$(REVIEWER)",)
 
 bench: setup
 	$(UV) sync --frozen --extra dev --extra bench --python $(PYTHON)

@@ -27,6 +27,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     path = args.warehouse or default_warehouse_path()
+    lock = warehouse.WriterLock(path)  # wait for a running comparison job to finish writing
+    try:
+        lock.acquire(wait_seconds=120, holder="import_reviews")
+    except warehouse.WarehouseBusy as exc:
+        print(f"导入失败:{exc}", file=sys.stderr)
+        return 2
+    try:
+        return _import(path, args)
+    finally:
+        lock.release()
+
+
+def _import(path: str, args) -> int:
     try:
         con = warehouse.connect(path)
     except Exception as exc:
