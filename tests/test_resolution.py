@@ -284,3 +284,41 @@ def test_oversized_blocks_are_capped_and_reported(con, monkeypatch):
     rules = {b["rule"] for b in counts["oversized_blocks"]}
     assert "name_district" in rules and "name" in rules
     assert resolve.model_path() == DEFAULT_MODEL_PATH or os.environ.get(resolve.MODEL_ENV)
+
+
+F_ID = valid_id("420115", "1975-04-02", "031")
+M_ID = valid_id("420115", "1977-09-14", "042")
+C_ID = valid_id("420115", "2008-06-21", "053")
+OTHER_C_ID = valid_id("420115", "2009-01-30", "065")
+
+
+def test_id_less_row_links_through_its_household_members(con):
+    """No ID, a name two people of the district carry: the roll's other members decide."""
+    place = {"district": "江夏区"}
+    load(con, background() + [
+        row("poverty", 1, "王建国", id_norm=F_ID, household_id="P1", relation="户主", **place),
+        row("poverty", 2, "李秀英", id_norm=M_ID, household_id="P1", relation="配偶", **place),
+        row("poverty", 3, "王子涵", id_norm=C_ID, household_id="P1", relation="子女", **place),
+        row("housing", 1, "王子涵", id_norm=OTHER_C_ID, **place),  # a namesake in the same district
+        row("assistance", 1, "王建国", id_norm=F_ID, household_id="H1", relation="户主", **place),
+        row("assistance", 2, "李秀英", id_norm=M_ID, household_id="H1", relation="配偶", **place),
+        row("assistance", 3, "王子涵", household_id="H1", relation="子女", **place),
+    ])
+    df = resolved(con)
+    assert pid(df, "assistance", 3) == person_ids.person_id_for_id(KEY, C_ID)
+    text = df.filter((pl.col("source") == "assistance") & (pl.col("source_row") == 3))["match_explanation"].item()
+    assert "两名以上同户成员一致 +" in text, text
+
+
+def test_candidate_listed_in_the_rows_own_roll_is_another_person(con):
+    """Father and son of one name: the son's row without ID is not the father listed beside him."""
+    load(con, background() + [
+        row("assistance", 1, "欧阳振华", id_norm=F_ID, household_id="H1", relation="户主"),
+        row("assistance", 2, "李秀英", id_norm=M_ID, household_id="H1", relation="配偶"),
+        row("assistance", 3, "欧阳振华", household_id="H1", relation="子女"),
+        row("poverty", 1, "欧阳振华", id_norm=F_ID, household_id="P1", relation="户主"),
+        row("poverty", 2, "李秀英", id_norm=M_ID, household_id="P1", relation="配偶"),
+    ])
+    df = resolved(con)
+    assert pid(df, "assistance", 3) != person_ids.person_id_for_id(KEY, F_ID)
+    assert pid(df, "assistance", 1) == pid(df, "poverty", 1)
