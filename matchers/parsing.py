@@ -63,6 +63,8 @@ def parse_money(value: str) -> float | None:
         return None
     if not _NUMBER.match(s):
         raise Unparsed("不是数字")
+    if len(s.lstrip("+-").split(".")[0]) >= 15:  # 15+ integer digits: an ID in the wrong column
+        raise Unparsed("数值过大(疑似身份证号等编号)")
     amount = float(s)
     if not math.isfinite(amount):
         raise Unparsed("数值过大")

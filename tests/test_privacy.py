@@ -6,8 +6,10 @@ only their district's flags; exports and the warehouse are readable by the owner
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import re
+import shutil
 import stat
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from dagster._serdes import serialize_value
 
 from assets.partitions import QUARTER_PARTITIONS_NAME
 from assets.resources import WarehouseResource
+from matchers.contract import fold_header
 from pipelines.definitions import QUARTERLY_JOB_NAME, build_definitions
 from pipelines.summary import print_summary
 
@@ -38,6 +41,7 @@ FLOAT = re.compile(r"(?<![0-9])[0-9]+\.[0-9]{6,}(?:[eE][-+]?[0-9]+)?")
 
 def leaks(text: str) -> list[str]:
     text = FLOAT.sub("<float>", HEX_DIGEST.sub("<hash>", text))
+    text = re.sub(r"(?<=[0-9])[,，](?=[0-9]{3})", "", text)  # 421,281,201,307,313,722 is an ID too
     found = []
     for pattern in (ID18, ID15, CERT20, STUDENT):
         found += pattern.findall(text)
@@ -70,10 +74,35 @@ def _known_identifiers(wh_path: str) -> set[str]:
     return {s for s in out if len(s) >= 15}
 
 
+def damaged_medical_part(sample_part: Path) -> bytes:
+    """A third medical file whose damage sends IDs down the warning and row-note paths: an ID
+    shifted into an amount column, a ragged row with an ID in the extra cell, a row with no name
+    and a 17-digit ID (quarantined), one GB18030 line in a UTF-8 file."""
+    text = sample_part.read_bytes().decode("gb18030")
+    rows = list(csv.reader(io.StringIO(text)))
+    header, first, second = rows[0], rows[1], rows[2]
+    amount = [fold_header(h) for h in header].index(fold_header("个人自付(元)"))
+    settle = [fold_header(h) for h in header].index(fold_header("结算日期"))
+    shifted = list(first)
+    shifted[amount] = first[2]  # the person's own ID where the out-of-pocket amount should be
+    shifted[settle] = first[2] + "X"  # and where the date should be
+    ragged = list(second) + [second[2], "多出的列"]
+    no_name = list(first)
+    no_name[1], no_name[2] = "", first[2][:17]
+    out = io.StringIO()
+    csv.writer(out).writerows([header, shifted, ragged, no_name])
+    gb_line = io.StringIO()
+    csv.writer(gb_line).writerow(second)
+    return out.getvalue().encode("utf-8") + gb_line.getvalue().encode("gb18030")
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("privacy")
-    wh = WarehouseResource(path=str(root / "data" / "wh.duckdb"), extracts_dir=str(SAMPLE), exports_dir=str(root / "exports"))
+    extracts = root / "extracts"
+    shutil.copytree(SAMPLE / QUARTER, extracts / QUARTER)
+    (extracts / QUARTER / "medical_part3.csv").write_bytes(damaged_medical_part(SAMPLE / QUARTER / "medical_part1.csv"))
+    wh = WarehouseResource(path=str(root / "data" / "wh.duckdb"), extracts_dir=str(extracts), exports_dir=str(root / "exports"))
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [QUARTER])
     console = io.StringIO()
@@ -83,6 +112,16 @@ def run(tmp_path_factory):
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         )
     assert result.success
+    con = duckdb.connect(wh.path, read_only=True)
+    try:  # the damage went where the scan must look
+        issues = con.execute(
+            "SELECT row_issues, out_of_pocket FROM stg_records WHERE source_file = 'medical_part3.csv' AND source_row = 1"
+        ).fetchall()
+        (rejected,) = con.execute("SELECT count(*) FROM stg_rejected WHERE source_file = 'medical_part3.csv'").fetchone()
+    finally:
+        con.close()
+    assert issues and "**********" in issues[0][0] and "疑似身份证号" in issues[0][0] and issues[0][1] is None
+    assert rejected == 1
     yield wh, instance, result, console.getvalue()
     instance.dispose()
 
@@ -97,7 +136,7 @@ def assert_clean(where: str, text: str, known: set[str]) -> None:
 def test_masking_scanner_sees_an_id():
     assert leaks("身份证 420102195001011238 号") and leaks("x42010219500101123X") and leaks("G420102195001011238")
     assert leaks("420102500101123") and not leaks("4201**********1238") and not leaks("MZ4201020000165")
-    assert not leaks('"duration_ms": 59.288137999828905')
+    assert not leaks('"duration_ms": 59.288137999828905') and leaks("自付421,281,201,307,313,722元")
 
 
 def test_no_unmasked_id_in_logs_and_events(run):
