@@ -311,3 +311,13 @@ def test_corpus_files_stay_small():
     sizes = {p.name: p.stat().st_size for p in CORPUS.iterdir() if p.name.startswith("assistance_")}
     assert len(sizes) == 26 and max(sizes.values()) < 20_000, sizes
     assert not os.path.exists(CORPUS / "assistance_big.csv")
+
+
+def test_duplicated_columns_the_contract_does_not_name_are_ignored(wh_copy, tmp_path):
+    from tests.bad_inputs.make_corpus import GOOD, HEADER, csv_bytes
+
+    data = csv_bytes([HEADER + ["备注", "备注"]] + [r + ["同住", "低保"] for r in GOOD])
+    before = snapshot(wh_copy, except_source="assistance")
+    load(wh_copy, quarter_with(tmp_path, ("assistance_two_remarks.csv", data)), "assistance")
+    assert snapshot(wh_copy, except_source="assistance") == before
+    assert rows(wh_copy, "name_norm") == [("王秀英",), ("张伟",), ("李娜",)]
