@@ -48,7 +48,7 @@ def compare_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
     """Add one `lvl_<key>` column per comparison of `spec.COMPARISONS` to `pairs`.
 
     Besides both sides' profile columns, `pairs` carries the household inputs of the node pair:
-    `hh_context` (both sides have one), `hh_related`, `hh_shared` (see sql_text.PAIR_HOUSEHOLD).
+    `hh_context` (both sides have one), `hh_related`, `hh_same_roll`, `hh_shared` (see sql_text.PAIR_HOUSEHOLD).
     """
     id_dist = _cpdist(pairs["id17_l"], pairs["id17_r"], Levenshtein.distance)
     # an adjacent transposition is Levenshtein 2, OSA 1
@@ -138,6 +138,7 @@ def compare_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
     household_level = _level(
         [
             (context & c("hh_related").fill_null(False), "related"),
+            (context & c("hh_same_roll").fill_null(False), "same_roll"),
             (context & (c("hh_shared").fill_null(0) >= 2), "shared_2"),
             (context & (c("hh_shared").fill_null(0) == 1), "shared_1"),
             (context, "none"),

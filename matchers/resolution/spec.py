@@ -111,13 +111,15 @@ DIAGNOSIS = Comparison(
 # row (guardian_id), and, for earlier persons, the households of the published index of earlier
 # quarters. Two records share a member when the same person (by valid ID) sits in both contexts
 # through two different rolls (the same roll is no evidence: it is the same listing). A candidate
-# that is itself listed in the row's own roll, or is the guardian the row names, is another person
-# of that household, not the row's person.
+# listed in the row's own roll with another relation (户主 vs 子女), or named as the row's guardian,
+# is another person of that household ("related"); listed there with the same or no relation it may
+# be a duplicate entry of the same person or a namesake relative: no household evidence either way.
 HOUSEHOLD = Comparison(
     "household",
     "同户成员",
     (
         Level("related", "对方是本行同户另一成员或监护人"),
+        Level("same_roll", "对方与本行同在一户名册"),
         Level("shared_2", "两名以上同户成员一致"),
         Level("shared_1", "同户成员一致"),
         Level("none", "同户成员无一致"),
@@ -182,13 +184,14 @@ M_FROM_LABELLED = ("name", "birth", "sex", "district", "diagnosis", "household")
 M_FIXED_LEVELS = {"id": {"else": 0.002}}
 # m measured on rows sharing a valid ID, except where the level cannot happen to one person:
 # a roll never lists one person twice, a student is not his own guardian.
-M_FIXED_LABELLED_LEVELS = {"household": {"related": 0.001}}
+M_FIXED_LABELLED_LEVELS = {"household": {"related": 0.001, "same_roll": 0.01}}
 # u of the household levels is not learnt from random pairs: two random people almost never share
 # a household member, but the pairs scored here already share a name, and namesakes sharing a
 # household member are relatives (a grandson named after nobody else in the family is the rule,
 # not a law). Fixed conservatively: 1 namesake stranger in 1,000 shares one member, 1 in 10,000
-# two. "related" (m 0.001, u 0.5) weighs about −9: strong evidence of two people, not a veto.
-U_FIXED_LEVELS = {"household": {"related": 0.5, "shared_2": 1e-4, "shared_1": 1e-3}}
+# two. "related" (m 0.001, u 0.5) weighs about −9: strong evidence of two people, not a veto;
+# "same_roll" (m = u) weighs 0.
+U_FIXED_LEVELS = {"household": {"related": 0.5, "same_roll": 0.01, "shared_2": 1e-4, "shared_1": 1e-3}}
 EM_ITERATIONS = 60
 EM_TOLERANCE = 1e-7
 TF_MINIMUM = 1e-6  # term frequency floor for a name seen once in a very large extract

@@ -93,7 +93,7 @@ SELECT p.pid_l, p.pid_r, l.node AS node_l, r.node AS node_r,
        l.birth AS birth_l, r.birth AS birth_r, l.sex AS sex_l, r.sex AS sex_r,
        l.district AS district_l, r.district AS district_r,
        l.diagnosis AS diagnosis_l, r.diagnosis AS diagnosis_r,
-       h.hh_context, h.hh_related, h.hh_shared,
+       h.hh_context, h.hh_related, h.hh_same_roll, h.hh_shared,
        tk.tf AS tf_name_key, tp.tf AS tf_name_pinyin
 FROM res_pairs p
 JOIN res_profiles l ON l.pid = p.pid_l
@@ -290,7 +290,7 @@ SELECT NULL::VARCHAR AS id17_l, NULL::VARCHAR AS id17_r,
        CASE WHEN a.source = 'medical' THEN a.diagnosis END AS diagnosis_l,
        CASE WHEN b.source = 'medical' THEN b.diagnosis END AS diagnosis_r,
        (a.rid IN (SELECT rid FROM res_ctx) AND b.rid IN (SELECT rid FROM res_ctx)) AS hh_context,
-       false AS hh_related,
+       false AS hh_related, false AS hh_same_roll,
        (SELECT count(DISTINCT x.other) FROM res_ctx x JOIN res_ctx y ON y.other = x.other AND y.via <> x.via
         WHERE x.rid = a.rid AND y.rid = b.rid) AS hh_shared
 FROM (
@@ -313,13 +313,15 @@ FROM (SELECT count(*) AS k FROM res_rows WHERE id_norm IS NOT NULL GROUP BY id_n
 
 N_NODES = "SELECT count(*) FROM res_nodes"
 
-# Household context of every node (see spec.HOUSEHOLD): (rid, node, other, via) — `other` a node
-# with a valid ID met through `via` (a roll of this quarter, a student's guardian, a household of
-# an earlier quarter in the published index); rid is the row it comes from (NULL: the node's).
+# Household context of every node (see spec.HOUSEHOLD): (rid, node, other, via, other_relation) —
+# `other` a node with a valid ID met through `via` (a roll of this quarter, a student's guardian, a
+# household of an earlier quarter in the published index); rid is the row it comes from (NULL: the
+# node's); other_relation: `other` is listed with another relation to the head than the row, or is
+# the row's guardian (certainly another person).
 CONTEXT = """
 CREATE OR REPLACE TEMP TABLE res_ctx AS
 WITH hh AS (
-    SELECT r.rid, rn.node, r.quarter || ':' || r.source || ':' || r.household_id AS via
+    SELECT r.rid, rn.node, r.relation, r.quarter || ':' || r.source || ':' || r.household_id AS via
     FROM res_rows r JOIN res_row_nodes rn USING (rid)
     WHERE r.household_id IS NOT NULL
 ),
@@ -337,45 +339,54 @@ earlier AS (
     JOIN res_nodes n ON n.node_key = a.node_key
     WHERE h.quarter <> $quarter
 )
-SELECT a.rid, a.node, b.node AS other, a.via
+SELECT a.rid, a.node, b.node AS other, a.via,
+       coalesce(a.relation <> b.relation, false) AS other_relation
 FROM hh a
 JOIN hh b ON b.via = a.via AND b.node <> a.node
 JOIN res_nodes n ON n.node = b.node AND n.valid
 UNION
-SELECT rid, student, guardian, via FROM guardian
+SELECT rid, student, guardian, via, true FROM guardian
 UNION
-SELECT NULL, g.guardian, g.student, g.via FROM guardian g JOIN res_nodes n ON n.node = g.student AND n.valid
+SELECT NULL, g.guardian, g.student, g.via, true FROM guardian g JOIN res_nodes n ON n.node = g.student AND n.valid
 UNION
-SELECT NULL, a.node, b.node, a.via
+SELECT NULL, a.node, b.node, a.via, false
 FROM earlier a
 JOIN earlier b ON b.via = a.via AND b.node <> a.node
 JOIN res_nodes n ON n.node = b.node AND n.valid
 """
 
-# The household comparison's inputs per node pair of res_node_pairs(node_l, node_r).
+# The household comparison's inputs per node pair of res_node_pairs(node_l, node_r), kept only for
+# the pairs where both sides have a context (elsewhere the comparison is null).
 PAIR_HOUSEHOLD = """
 CREATE OR REPLACE TEMP TABLE res_pair_household AS
 WITH has AS (SELECT DISTINCT node FROM res_ctx),
+pairs AS (
+    SELECT node_l, node_r FROM res_node_pairs
+    WHERE node_l IN (SELECT node FROM has) AND node_r IN (SELECT node FROM has)
+),
 shared AS (
     SELECT p.node_l, p.node_r, count(DISTINCT a.other) AS n
-    FROM res_node_pairs p
+    FROM pairs p
     JOIN res_ctx a ON a.node = p.node_l
     JOIN res_ctx b ON b.node = p.node_r AND b.other = a.other AND b.via <> a.via
     WHERE a.other <> p.node_l AND a.other <> p.node_r
     GROUP BY ALL
 ),
-related AS (
-    SELECT DISTINCT p.node_l, p.node_r FROM res_node_pairs p
+listed AS (
+    SELECT p.node_l, p.node_r, a.other_relation FROM pairs p
     JOIN res_ctx a ON a.node = p.node_l AND a.other = p.node_r
-    UNION
-    SELECT DISTINCT p.node_l, p.node_r FROM res_node_pairs p
+    UNION ALL
+    SELECT p.node_l, p.node_r, a.other_relation FROM pairs p
     JOIN res_ctx a ON a.node = p.node_r AND a.other = p.node_l
+),
+related AS (
+    SELECT node_l, node_r, bool_or(other_relation) AS other_relation FROM listed GROUP BY ALL
 )
-SELECT p.node_l, p.node_r,
-       (p.node_l IN (SELECT node FROM has) AND p.node_r IN (SELECT node FROM has)) AS hh_context,
-       r.node_l IS NOT NULL AS hh_related,
+SELECT p.node_l, p.node_r, true AS hh_context,
+       coalesce(r.other_relation, false) AS hh_related,
+       r.node_l IS NOT NULL AND NOT r.other_relation AS hh_same_roll,
        coalesce(s.n, 0) AS hh_shared
-FROM res_node_pairs p
+FROM pairs p
 LEFT JOIN shared s USING (node_l, node_r)
 LEFT JOIN related r USING (node_l, node_r)
 """
