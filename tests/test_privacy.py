@@ -16,8 +16,7 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
-from dagster import DagsterInstance
-from dagster._serdes import serialize_value
+from dagster import DagsterInstance, serialize_value
 
 from assets.partitions import QUARTER_PARTITIONS_NAME
 from assets.resources import WarehouseResource
