@@ -221,7 +221,8 @@ WUHAN_DISTRICTS = (
     "东西湖区", "汉南区", "蔡甸区", "江夏区", "黄陂区", "新洲区",
 )
 
-# Rows whose first non-empty cell reads like this are totals, not data.
+# Rows whose first non-empty cell reads like this are totals, not data. (The reader looks closely
+# only at rows containing 计: keep that true of every marker.)
 TOTAL_ROW_MARKERS = ("合计", "总计", "小计")
 MAX_BANNER_ROWS = 5
 

@@ -30,32 +30,38 @@ class PreparedSource:
     rejected: pl.DataFrame  # source_file, source_row, reason, raw (JSON text)
 
 
-def _raw_json(frame: pl.DataFrame, headers: dict[str, str]) -> pl.Series:
-    """Each row as received, keyed by the file's own header text, as a JSON string."""
-    fields = [f for f in headers if f in frame.columns]
-    rows = frame.select(fields).rows()
-    return pl.Series(
-        "raw",
-        [json.dumps({headers[f]: v for f, v in zip(fields, r) if v is not None}, ensure_ascii=False) for r in rows],
-        dtype=pl.String,
-    )
+RAW_PREFIX = "__raw_"
+
+
+def _raw_json(frame: pl.DataFrame, headers_by_file: dict[str, dict[str, str]]) -> pl.Series:
+    """Each row as received, keyed by its file's own header text, as a JSON string.
+
+    Only called for the (few) rejected rows; the text cells were kept under RAW_PREFIX.
+    """
+    out = []
+    for row in frame.iter_rows(named=True):
+        headers = headers_by_file[row[FILE_COLUMN]]
+        out.append(
+            json.dumps(
+                {h: row[RAW_PREFIX + f] for f, h in headers.items() if row.get(RAW_PREFIX + f) is not None},
+                ensure_ascii=False,
+            )
+        )
+    return pl.Series("raw", out, dtype=pl.String)
 
 
 def prepare_source(source: str, files: list[ExtractFile]) -> PreparedSource:
     spec = SPECS[source]
-    frames = []
-    for f in files:
-        frame = f.rows.with_columns(pl.lit(f.name).alias(FILE_COLUMN))
-        frame = frame.with_columns(
-            pl.Series("__raw", _raw_json(frame, f.columns)) if frame.height else pl.lit(None, pl.String).alias("__raw")
-        )
-        frames.append(frame)
+    frames = [f.rows.with_columns(pl.lit(f.name).alias(FILE_COLUMN)) for f in files]
+    headers_by_file = {f.name: f.columns for f in files}
     frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
     for fld in spec.fields:  # every canonical column exists, null where the file lacked it
         if fld.name not in frame.columns:
             frame = frame.with_columns(pl.lit(None, pl.String).alias(fld.name))
     if frame.height == 0:
         return PreparedSource(_empty_records(source), _empty_rejected())
+    # The cells as received, for the rejected rows' `raw` (columns are shared, not copied).
+    frame = frame.with_columns(pl.col(f.name).alias(RAW_PREFIX + f.name) for f in spec.fields)
 
     notes: list[pl.Series] = []
     typed: list[pl.Series] = []
@@ -88,7 +94,8 @@ def prepare_source(source: str, files: list[ExtractFile]) -> PreparedSource:
 
     no_name = pl.col("name_norm").is_null() | (pl.col("name_norm").str.len_chars() == 0)
     reject = no_name & pl.col("id_norm").is_null()
-    rejected = frame.filter(reject).select(
+    rejected_rows = frame.filter(reject)
+    rejected = rejected_rows.select(
         "source_file",
         "source_row",
         pl.concat_str(
@@ -97,9 +104,8 @@ def prepare_source(source: str, files: list[ExtractFile]) -> PreparedSource:
             .then(pl.lit("身份证号也为空,无法确认是谁"))
             .otherwise(pl.lit("身份证号无法修复(") + pl.col("id_issue").fill_null("无法识别") + pl.lit("),无法确认是谁")),
         ).alias("reason"),
-        pl.col("__raw").alias("raw"),
-    )
-    records = frame.filter(~reject)
+    ).with_columns(_raw_json(rejected_rows, headers_by_file))
+    records = frame.filter(~reject).drop(pl.selectors.starts_with(RAW_PREFIX))
     return PreparedSource(records, rejected)
 
 

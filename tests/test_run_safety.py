@@ -95,12 +95,27 @@ def test_run_killed_early_leaves_published_tables_unchanged(baseline):
     assert _snapshot(baseline / "wh.duckdb") == before
 
 
+def _lock_is_held(warehouse_path: Path) -> bool:
+    import fcntl
+
+    lock = Path(str(warehouse_path) + ".lock")
+    if not lock.exists():
+        return False
+    with open(lock, "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
+
+
 def test_two_runs_at_once_give_one_result_and_one_clear_message(baseline):
     first = _start(baseline, "2026Q3")
-    for line in first.stdout:
-        if "开始季度比对" in line:
-            break
-    time.sleep(1.0)
+    deadline = time.time() + 300
+    while not _lock_is_held(baseline / "wh.duckdb"):  # the first run is writing
+        assert first.poll() is None and time.time() < deadline
+        time.sleep(0.1)
     second = _start(baseline, "2026Q2")
     out2, _ = second.communicate(timeout=600)
     out1, _ = first.communicate(timeout=600)
