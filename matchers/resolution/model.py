@@ -5,8 +5,10 @@ A model is ρ (the share of records whose person has other records) and, per com
 `spec.COMPARISONS`, m and u per level. The weight of a level is log2(m/u); a pair's match weight is
 the prior log2(ρ/N) (N nodes in the run: persons by valid ID, earlier persons, rows without a valid
 ID) plus the sum of its level weights; its
-probability is 1/(1+2^-weight). m of name, birth, sex and district come from the Stage 1 pairs
-(rows sharing a valid ID, known matches); EM on the candidates estimates the ID comparison's m.
+probability is 1/(1+2^-weight). m of name, birth, sex, district, diagnosis and household come from
+the Stage 1 pairs (rows sharing a valid ID, known matches); EM on the candidates estimates the ID
+comparison's m. Levels listed in spec.M_FIXED_LEVELS / M_FIXED_LABELLED_LEVELS / U_FIXED_LEVELS
+are set, not learnt.
 """
 
 from __future__ import annotations
