@@ -77,9 +77,9 @@ def connect(path: str | os.PathLike, read_only: bool = False) -> duckdb.DuckDBPy
     path = Path(path)
     if read_only:
         return duckdb.connect(str(path), read_only=True, config=duckdb_config())
-    path.parent.mkdir(parents=True, exist_ok=True)
     old = os.umask(_PRIVATE_UMASK)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # new folders are owner-only too
         con = duckdb.connect(str(path), config=duckdb_config())
     finally:
         os.umask(old)
@@ -209,9 +209,9 @@ class WriterLock:
         import json
         import time
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         old = os.umask(_PRIVATE_UMASK)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             fh = open(self.path, "a+", encoding="utf-8")
         finally:
             os.umask(old)

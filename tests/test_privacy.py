@@ -239,8 +239,9 @@ def test_exports_and_warehouse_are_owner_only(run):
     assert files
     for path in files:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
-    for folder in {p.parent for p in files}:
+    for folder in {p.parent for p in files} | {Path(wh.exports_dir)}:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder.name
     data = Path(wh.path).parent
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
     for path in [p for p in data.iterdir() if p.is_file()]:  # warehouse, its WAL, lock, keys
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name

