@@ -145,7 +145,7 @@ KIND_LABELS = {MONEY: "金额", INT: "整数", DATE: "日期", GRADE: "残疾等
 
 # Cells already in plain form are cast by polars in one pass; only the others (thousands
 # separators, 元, full-width digits, bad values) go through the Python parser, once per distinct value.
-_PLAIN = {MONEY: r"^\d{1,14}(\.\d+)?$", INT: r"^\d{1,9}$"}
+_PLAIN = {MONEY: r"^[0-9]{1,14}(\.[0-9]+)?$", INT: r"^[0-9]{1,9}$"}  # [0-9]: polars \d also matches full-width digits
 
 
 def parse_column(values: pl.Series, kind: str, header: str) -> tuple[pl.Series, pl.Series]:

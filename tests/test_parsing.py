@@ -3,7 +3,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from matchers.contract import DATE, GRADE, MONEY
+from matchers.contract import DATE, GRADE, INT, MONEY
 from matchers.parsing import Unparsed, parse_bool, parse_column, parse_date, parse_grade, parse_money
 
 
@@ -85,3 +85,12 @@ def test_parse_column_dates_and_grades_typed():
     assert d.dtype == pl.Date
     g, _ = parse_column(pl.Series("g", ["二级", "1"]), GRADE, "残疾等级")
     assert g.to_list() == [2, 1]
+
+
+def test_parse_column_full_width_digits_not_lost():
+    # polars' \d matches full-width digits too; they must reach the parser, not a failed cast
+    values, note = parse_column(pl.Series("t", ["３３８００", "２６４００元", "26400"]), MONEY, "年学费(元)")
+    assert values.to_list() == [33800.0, 26400.0, 26400.0]
+    assert note.null_count() == 3
+    n, _ = parse_column(pl.Series("n", ["３", "4"]), INT, "家庭人口")
+    assert n.to_list() == [3, 4]
