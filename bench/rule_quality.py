@@ -7,7 +7,11 @@ The truth lists the flags RULES.md expects (`truth/<quarter>/flags.csv`: quarter
 person_key, household_source, household_id) by the generator's person_key. Each person_key is
 mapped to the pipeline's person_id through `truth/<quarter>/records.csv` (quarter, source,
 source_file, source_row, person_key, ...) joined to the published `source_records` on the row's
-provenance; a person_key whose rows went to several person_ids takes the most frequent one. A flag
+provenance, quarter by quarter (a flag of a quarter names the person its rows of that quarter
+resolved to; RULES.md: "the row's person"). A person_key whose rows of the quarter went to several
+person_ids (a split person) takes the one holding most of them, on a tie the one holding more rows
+with a valid ID, then the smallest person_id: the other fragments count as wrong people, so a split
+costs recall (the flag on a fragment is also an extra) and is never hidden. A flag
 matches when rule_code, person_id and household_key ('<source>:<household_id>' for the household
 rules, empty otherwise) all agree. Exit status 1 when any rule falls below --min.
 
@@ -52,14 +56,22 @@ SELECT quarter, rule_code, person_key,
 FROM read_csv($flags, all_varchar = true, header = true, union_by_name = true);
 """
 
-# person_key → person_id: the most frequent person_id among the person's accepted rows.
+# (quarter, person_key) → person_id: the person_id holding most of the person's accepted rows of
+# the quarter; ties to more rows with a valid ID, then the smallest person_id (deterministic).
 _PERSON_MAP = """
 CREATE OR REPLACE TEMP TABLE person_map AS
-SELECT t.person_key, mode(s.person_id) AS person_id, count(DISTINCT s.person_id) AS n_ids
-FROM truth_records t
-JOIN source_records s USING (quarter, source, source_file, source_row)
-WHERE s.person_id IS NOT NULL
-GROUP BY t.person_key;
+WITH held AS (
+    SELECT t.quarter, t.person_key, s.person_id, count(*) AS n_rows, count(s.id_norm) AS n_valid
+    FROM truth_records t
+    JOIN source_records s USING (quarter, source, source_file, source_row)
+    WHERE s.person_id IS NOT NULL
+    GROUP BY ALL
+)
+SELECT quarter, person_key,
+       first(person_id ORDER BY n_rows DESC, n_valid DESC, person_id) AS person_id,
+       count(*) AS n_ids
+FROM held
+GROUP BY quarter, person_key;
 """
 
 _COMPARE = """
@@ -67,7 +79,7 @@ WITH expected AS (
     SELECT DISTINCT f.rule_code, coalesce(m.person_id, 'unmapped:' || f.person_key) AS person_id,
            f.household_key, f.person_key
     FROM truth_flags f
-    LEFT JOIN person_map m USING (person_key)
+    LEFT JOIN person_map m USING (quarter, person_key)
     WHERE f.quarter = $quarter
 ),
 got AS (
@@ -186,7 +198,7 @@ def report(result: dict, minimum: float) -> tuple[str, bool]:
     lines = []
     ok = True
     lines.append(
-        f"person_key → person_id: {result['person_keys_mapped']} 人,其中 {result['person_keys_split']} 人的记录分属多个 person_id"
+        f"person_key → person_id(逐季度): {result['person_keys_mapped']} 人次,其中 {result['person_keys_split']} 人次的记录分属多个 person_id"
     )
     for q, data in result["quarters"].items():
         if not data["published"]:
