@@ -230,6 +230,18 @@ class TreeSampler(threading.Thread):
         return round(max(last - first, 0.0), 2)
 
 
+def code_version() -> str:
+    """The commit the run's code is at (`+dirty` when tracked files differ): the tree moves while we measure."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=20).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "matchers", "assets",
+                                "pipelines", "bench"], cwd=ROOT, capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (head or "unknown") + ("+dirty" if dirty else "")
+
+
 def run_child(kind: str, spec: dict, env: dict, log_path: Path) -> dict:
     """Run `python -m bench.run --child KIND SPEC` and return its JSON report plus RSS figures."""
     out = Path(tempfile.mkstemp(prefix="bench_child_", suffix=".json")[1])
@@ -237,6 +249,7 @@ def run_child(kind: str, spec: dict, env: dict, log_path: Path) -> dict:
     cmd = [sys.executable, "-m", "bench.run", "--child", kind, json.dumps(spec)]
     t = time.time()
     load_before = os.getloadavg()[0]
+    version = code_version()
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"\n==== {kind} {json.dumps(spec, ensure_ascii=False)}\n")
         log.flush()
@@ -251,6 +264,7 @@ def run_child(kind: str, spec: dict, env: dict, log_path: Path) -> dict:
     report = json.loads(out.read_text(encoding="utf-8"))
     out.unlink()
     report["process_seconds"] = round(wall, 2)
+    report["code_version"] = version
     report["peak_rss_mb"] = max(sampler.peak(), report.get("self_peak_rss_mb", 0))
     # Other work on the machine inflates wall times: the 1-minute load average around the run says how much.
     report["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -290,6 +304,7 @@ def summarise_job(report: dict, refresh: bool = False) -> dict:
         "job_cpu_seconds": report.get("job_cpu_seconds"),
         "process_seconds": report["process_seconds"],
         "load_average": report.get("load_average"),
+        "code_version": report.get("code_version"),
         "peak_rss_mb": report["peak_rss_mb"],
         "stages": stages,
         "rows": rows,
@@ -460,7 +475,8 @@ def results_table(r: dict) -> list[list[str]]:
     gen = r["generation"]
     rows.append(["数据", f"{r['households']} 户, {gen['persons']} 人, 本季度 {full['rows']['extract_data_rows']} 行",
                  f"生成 {gen['seconds']} 秒" + ("(复用)" if gen.get("reused") else ""), ""])
-    rows.append(["全量运行(作业)", f"{full['job_seconds']:.1f} 秒(CPU {full.get('job_cpu_seconds')} 秒,负载 {full.get('load_average')})",
+    rows.append(["全量运行(作业)", f"{full['job_seconds']:.1f} 秒(CPU {full.get('job_cpu_seconds')} 秒,负载 {full.get('load_average')},"
+                 f"代码 {full.get('code_version')})",
                  f"≤ {TARGET_FULL_SECONDS:.0f} 秒",
                  _miss(full["job_seconds"], TARGET_FULL_SECONDS)])
     rows.append(["全量运行峰值内存", _mb(full["peak_rss_mb"]), "≤ 6 GB", _miss(full["peak_rss_mb"], TARGET_PEAK_MB)])
