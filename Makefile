@@ -27,7 +27,8 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	@touch $@
 
 setup: $(VENV)/.synced
-	@mkdir -p $(DAGSTER_HOME) $(dir $(WAREHOUSE_PATH))
+	@mkdir -p $(DAGSTER_HOME)
+	@mkdir -p -m 700 $(dir $(WAREHOUSE_PATH))
 	@cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 
 ## make run: the quarterly comparison job on EXTRACTS_DIR (QUARTER defaults to the latest folder)

@@ -17,7 +17,7 @@ from assets.partitions import quarter_partitions
 from assets.resources import WarehouseResource
 from matchers import warehouse
 from matchers.contract import SOURCE_LABELS, SOURCES
-from matchers.extract_reader import ExtractFileError, read_extract_file, source_files
+from matchers.extract_reader import ExtractFileError, list_quarters, read_extract_file, source_files
 from matchers.ingest import prepare_source
 
 
@@ -89,6 +89,23 @@ def load_source(con, extracts_dir: str, quarter: str, source: str) -> dict:
     }
 
 
+def stage_previous_disability(con, extracts_dir: str, quarter: str) -> str | None:
+    """Stage the previous quarter's disability extract when it never was (rule R04 compares with
+    it). Returns that quarter when it was loaded now. Nothing is published by this."""
+    earlier = [q for q in list_quarters(extracts_dir) if q < quarter]
+    if not earlier:
+        return None
+    prev = earlier[-1]
+    staged = con.execute(
+        "SELECT count(*) FROM stg_files WHERE quarter = ? AND source = 'disability'", [prev]
+    ).fetchall()[0][0]
+    published = con.execute("SELECT count(*) FROM source_records WHERE quarter = ?", [prev]).fetchall()[0][0]
+    if staged or published or not source_files(extracts_dir, prev, "disability"):
+        return None
+    load_source(con, extracts_dir, prev, "disability")
+    return prev
+
+
 def _markdown_table(frame: pl.DataFrame) -> str:
     if frame.height == 0:
         return "(无)"
@@ -122,6 +139,14 @@ def build_extract_asset(source: str) -> AssetsDefinition:
                     metadata={"文件": exc.file, "问题": exc.problem},
                     allow_retries=False,
                 ) from exc
+            if source == "disability":
+                try:
+                    prev = stage_previous_disability(con, warehouse.extracts_dir, quarter)
+                except ExtractFileError as exc:
+                    context.log.warning(f"上一季度的残联数据未能导入,R04 新增重度残疾 将无法比对:{exc}")
+                else:
+                    if prev:
+                        context.log.info(f"已导入上一季度 {prev} 的残联数据,供 R04 新增重度残疾 比对")
         for w in result["warnings"]:
             context.log.warning(w)
         files = result["files"]

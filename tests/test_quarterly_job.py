@@ -119,3 +119,18 @@ def test_source_without_any_valid_id_stops_flags_from_being_rebuilt(loaded, tmp_
         assert _published(wh, "SELECT count(*) FROM source_records WHERE quarter = '2026Q4'")[0][0] == 0
     finally:
         shutil.rmtree(q)
+
+
+def test_r04_compares_with_previous_quarter_extract_even_if_never_compared(tmp_path):
+    extracts = tmp_path / "extracts"
+    for q in ("2026Q2", "2026Q3"):
+        shutil.copytree(SAMPLE / q, extracts / q)
+    wh = WarehouseResource(path=str(tmp_path / "wh.duckdb"), extracts_dir=str(extracts), exports_dir=str(tmp_path / "x"))
+    result = _run(build_definitions(wh), DagsterInstance.ephemeral(), "2026Q3")
+    assert result.success
+    truth = ROOT / "sample_data" / "truth" / "2026Q3" / "flags.csv"
+    expected = sum(1 for line in truth.read_text(encoding="utf-8").splitlines() if ",R04," in line)
+    assert expected > 0
+    assert _published(wh, "SELECT count(*) FROM flags WHERE rule_code = 'R04'")[0][0] == expected
+    # 2026Q2 was only staged for the comparison, never published
+    assert _published(wh, "SELECT count(*) FROM source_records WHERE quarter = '2026Q2'")[0][0] == 0

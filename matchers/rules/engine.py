@@ -140,17 +140,19 @@ def mask_id(id_number: str | None) -> str:
 
 
 def previous_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> str | None:
-    """The latest published quarter before `quarter` (source_records or flags), or None."""
+    """The latest quarter before `quarter` that was published (source_records or flags) or whose
+    disability extract was staged (R04 reads it even when that quarter was never compared)."""
     row = con.execute(
         """
         SELECT max(quarter) FROM (
             SELECT DISTINCT quarter FROM source_records
             UNION SELECT DISTINCT quarter FROM flags
+            UNION SELECT DISTINCT quarter FROM stg_files WHERE source = 'disability'
         ) WHERE quarter < ?
         """,
         [quarter],
-    ).fetchone()
-    return row[0] if row else None
+    ).fetchall()
+    return row[0][0] if row else None
 
 
 def rule_parameters(quarter: str, prev_quarter: str | None) -> dict[str, object]:
@@ -315,7 +317,7 @@ def compute_flags(
     skipped: dict[str, str] = {}
     for rule in RULES:
         if rule.needs_previous_quarter and prev is None:
-            skipped[rule.code] = f"{quarter} 之前没有已发布的季度,{rule.code} {rule.title} 本次不比对"
+            skipped[rule.code] = f"{quarter} 之前没有上一季度的数据,{rule.code} {rule.title} 本次不比对"
             continue
         try:
             _run_sql(con, f"INSERT INTO r_hits BY NAME SELECT * FROM (\n{rule.sql()}\n)", params)

@@ -1,12 +1,21 @@
 -- R04 新增重度残疾: a member of a `poverty` household 已脱贫 or monitored, severe disability now,
--- not severe in the previous quarter's `disability` extract ($prev_quarter, published
--- source_records). The engine skips this rule when there is no previous quarter. Names that member.
+-- not severe in the previous quarter's `disability` extract ($prev_quarter: its published
+-- source_records; when that quarter was never compared, its staged extract, whose rows reach this
+-- quarter's persons through their valid ID). The engine skips this rule when there is no previous
+-- quarter. Names that member.
 WITH previous AS (
     SELECT person_id, min(grade) AS grade
-    FROM source_records
-    WHERE quarter = $prev_quarter
-      AND source = $src_disability
-      AND grade IS NOT NULL
+    FROM (
+        SELECT person_id, grade
+        FROM source_records
+        WHERE quarter = $prev_quarter AND source = $src_disability AND grade IS NOT NULL
+        UNION ALL
+        SELECT p.person_id, s.grade
+        FROM stg_records s
+        JOIN work_persons p ON p.id_number = s.id_norm
+        WHERE s.quarter = $prev_quarter AND s.source = $src_disability AND s.grade IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM source_records WHERE quarter = $prev_quarter)
+    )
     GROUP BY person_id
 ),
 qualifying AS (
