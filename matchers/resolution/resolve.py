@@ -173,9 +173,16 @@ def _choose_person_ids(facts: pl.DataFrame, key: bytes) -> pl.DataFrame:
             [pl.when(pl.col(c).is_not_null()).then(pl.lit(i)) for i, c in enumerate(candidates)]
         ),
     )
-    # The same id chosen by two clusters: the better rule (then the larger cluster) keeps it.
-    df = df.sort(["person_id", "rule", "n_rows"], descending=[False, False, True], nulls_last=True)
-    dup = df["person_id"].is_duplicated() & ~df["person_id"].is_first_distinct()
+    # The same id chosen by two clusters with rows: the better rule (then the larger cluster) keeps
+    # it. An earlier person with no row this run whose id a cluster with rows took (through the
+    # rows' previous person) is that same person: it merges into that cluster instead of pushing
+    # the rows to a new id (which made reruns alternate between two ids).
+    df = df.with_columns(has_rows=pl.col("n_rows").fill_null(0) > 0).sort(
+        ["person_id", "has_rows", "rule", "n_rows"],
+        descending=[False, True, False, True],
+        nulls_last=True,
+    )
+    dup = df["person_id"].is_duplicated() & ~df["person_id"].is_first_distinct() & df["has_rows"]
     if dup.any():
         taken = set(df.filter(~dup)["person_id"].to_list())
         fixed = []
