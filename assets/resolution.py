@@ -20,18 +20,12 @@ from dagster import (
 from assets.partitions import quarter_partitions
 from assets.resources import WarehouseResource
 from matchers.contract import SOURCES
+from matchers.ids import mask_id
 from matchers.resolution import model_path, resolve_quarter, spec, train_model
 from matchers.resolution.person_ids import load_or_create_key
 
 EXTRACT_ASSET_KEYS = [AssetKey(f"extract_{source}") for source in SOURCES]
 _FULL_ID = re.compile(r"\d{17}[\dXx]")
-
-
-def mask_id(value: str | None) -> str:
-    """4201**********123X: first 4, last 4."""
-    if not value:
-        return ""
-    return value[:4] + "*" * max(len(value) - 8, 0) + value[-4:] if len(value) > 8 else "*" * len(value)
 
 
 def _review_preview(con, quarter: str, limit: int = 10) -> str:

@@ -24,13 +24,13 @@ import polars as pl
 import xlsxwriter
 
 from matchers.contract import SOURCE_LABELS
+from matchers.extract_reader import file_sha256
 from matchers.warehouse import transaction
 
 from ._io import (
     audit,
     check_quarter,
     default_actor,
-    file_sha256,
     frame,
     report_deadline,
     safe_part,

@@ -136,7 +136,7 @@ def mask_id(id_number: str | None) -> str:
     """4201**********123X: first 4 and last 4 characters of an 18-digit ID."""
     if not id_number or len(id_number) != 18:
         return "无有效身份证号"
-    return id_number[:4] + "*" * 10 + id_number[-4:]
+    return ids.mask_id(id_number)
 
 
 def previous_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> str | None:
