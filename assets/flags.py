@@ -6,7 +6,7 @@ from assets.partitions import quarter_partitions
 from assets.resources import WarehouseResource
 from matchers import warehouse as wh
 from matchers.rules.config import RuleConfigError, load_config
-from matchers.rules.engine import RULES, contains_full_id, preview_markdown, run_rules
+from matchers.rules.engine import RULES, RULES_BY_CODE, contains_full_id, preview_markdown, run_rules
 
 
 @asset(
@@ -39,15 +39,15 @@ def flags(context: AssetExecutionContext, warehouse: WarehouseResource) -> Mater
     )
     return MaterializeResult(
         metadata={
-            "flags": run.total,
-            "new": run.new,
-            "carried": run.carried,
-            "resolved": run.resolved,
-            "previous_quarter": run.previous_quarter or "",
-            **{f"rule_{code}": n for code, n in run.counts.items()},
-            "per_rule": MetadataValue.md(per_rule),
-            "skipped": MetadataValue.json(run.skipped),
-            "thresholds": MetadataValue.json(
+            "疑点总数": run.total,
+            "本季度新增": run.new,
+            "上季度延续": run.carried,
+            "已销号": run.resolved,
+            "上一季度": run.previous_quarter or "",
+            **{f"{code} {RULES_BY_CODE[code].title}": n for code, n in run.counts.items()},
+            "各规则疑点数": MetadataValue.md(per_rule),
+            "未比对的规则": MetadataValue.json(run.skipped),
+            "所用阈值": MetadataValue.json(
                 {
                     "source": config.source,
                     "sha256": config.sha256,
@@ -55,7 +55,7 @@ def flags(context: AssetExecutionContext, warehouse: WarehouseResource) -> Mater
                     "districts": {d: config.for_district(d) for d in sorted(config.districts)},
                 }
             ),
-            "published": MetadataValue.json(published),
-            "preview": MetadataValue.md(preview),
+            "已发布行数": MetadataValue.json(published),
+            "疑点预览(身份证号已脱敏)": MetadataValue.md(preview),
         }
     )

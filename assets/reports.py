@@ -38,15 +38,15 @@ def district_workbooks(context: AssetExecutionContext, warehouse: WarehouseResou
             rules[code] = rules.get(code, 0) + n
     return MaterializeResult(
         metadata={
-            "workbooks": len(out),
-            "flags": sum(w.rows for w in out),
-            "files": MetadataValue.json({w.district: str(w.path) for w in out}),
-            "per_district": MetadataValue.md(
+            "核查名单数": len(out),
+            "疑点条数": sum(w.rows for w in out),
+            "文件": MetadataValue.json({w.district: str(w.path) for w in out}),
+            "各区": MetadataValue.md(
                 _md_table(["区", "核查对象", "按规则"], [
                     [w.district, w.rows, ", ".join(f"{c}:{n}" for c, n in w.rules.items())] for w in out
                 ])
             ),
-            "per_rule": MetadataValue.md(
+            "各规则": MetadataValue.md(
                 _md_table(["规则", "名称", "条数"], [[c, RULE_NAMES.get(c, c), n] for c, n in sorted(rules.items())])
             ),
         }
@@ -75,24 +75,24 @@ def quarterly_report(context: AssetExecutionContext, warehouse: WarehouseResourc
     ]
     return MaterializeResult(
         metadata={
-            "city_report": MetadataValue.path(str(city.path)),
-            "chart_path": MetadataValue.path(str(city.chart_path)),
-            "files": MetadataValue.json({r.scope: str(r.path) for r in out}),
-            "flags": fig.totals["total"],
-            "nursing_subsidy_coverage": _pct(fig.nursing_coverage),
-            "living_subsidy_coverage": _pct(fig.living_coverage),
-            "expenditure_poverty_share": _pct(fig.expenditure_poverty_share),
-            "per_rule": MetadataValue.md(
+            "全市报表": MetadataValue.path(str(city.path)),
+            "图表文件": MetadataValue.path(str(city.chart_path)),
+            "文件": MetadataValue.json({r.scope: str(r.path) for r in out}),
+            "疑点条数": fig.totals["total"],
+            "护理补贴覆盖率": _pct(fig.nursing_coverage),
+            "生活补贴覆盖率": _pct(fig.living_coverage),
+            "支出型贫困占低保比例": _pct(fig.expenditure_poverty_share),
+            "各规则": MetadataValue.md(
                 _md_table(["规则", "名称", "总数", "新发现", "延续", "已销号"], [
                     [r["rule_code"], RULE_NAMES.get(r["rule_code"], r["rule_code"]), r["total"], r["new"],
                      r["carried"], r["resolved"] if fig.resolved_known else "—"]
                     for r in fig.rules.iter_rows(named=True)
                 ])
             ),
-            "per_district": MetadataValue.md(
+            "各区": MetadataValue.md(
                 _md_table(["范围", "核查对象", "新发现", "延续", "已销号", "护理补贴覆盖率", "生活补贴覆盖率",
                            "支出型贫困/低保户"], rows)
             ),
-            "chart": MetadataValue.md(f"![核查对象数:各区,按季度](data:image/png;base64,{chart})"),
+            "图表": MetadataValue.md(f"![核查对象数:各区,按季度](data:image/png;base64,{chart})"),
         }
     )

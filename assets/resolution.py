@@ -68,21 +68,21 @@ def source_records(context: AssetExecutionContext, warehouse: WarehouseResource)
             f"分块过大已跳过: 规则 {block['rule']}, {block['blocks']} 个分块, 最大 {block['largest_pairs']} 对"
         )
     metadata = {
-        "rows": counts["rows"],
-        "persons": counts["persons"],
-        "persons_index": counts["persons_index"],
-        "review_band": counts["review_band"],
-        "candidate_pairs": counts["candidate_pairs"],
-        "links": counts["links"],
-        "links_cut_by_guard": counts["links_cut_by_guard"],
-        "oversized_blocks": len(counts["oversized_blocks"]),
-        "oversized_block_rules": MetadataValue.json(counts["oversized_blocks"]),
-        "household_members": counts["household_members"],
-        "match_methods": MetadataValue.json(counts["match_methods"]),
-        **{f"method_{k}": v for k, v in counts["match_methods"].items()},
-        "seconds": counts["seconds_total"],
-        "model": str(path),
-        "review_preview": MetadataValue.md(preview),
+        "行数": counts["rows"],
+        "本季度人数": counts["persons"],
+        "人员主索引人数": counts["persons_index"],
+        "待核实匹配行数": counts["review_band"],
+        "候选对数": counts["candidate_pairs"],
+        "概率关联数": counts["links"],
+        "防串联切断的关联数": counts["links_cut_by_guard"],
+        "过大分块数(已跳过)": len(counts["oversized_blocks"]),
+        "过大分块明细": MetadataValue.json(counts["oversized_blocks"]),
+        "家庭成员关系数": counts["household_members"],
+        "各匹配方式行数": MetadataValue.json(counts["match_methods"]),
+        **{f"匹配方式:{k}": v for k, v in counts["match_methods"].items()},
+        "耗时(秒)": counts["seconds_total"],
+        "匹配模型文件": str(path),
+        "待核实匹配预览(身份证号已脱敏)": MetadataValue.md(preview),
     }
     return MaterializeResult(metadata=metadata)
 

@@ -176,11 +176,11 @@ def test_report_assets_materialize_with_counts_and_chart_metadata(tmp_path):
     )
     assert result.success
     meta = {ev.asset_key.path[-1]: ev.materialization.metadata for ev in result.get_asset_materialization_events()}
-    assert meta["district_workbooks"]["workbooks"].value == 2 and meta["district_workbooks"]["flags"].value == 5
-    assert "| 江夏区 | 3 |" in meta["district_workbooks"]["per_district"].value
-    assert meta["quarterly_report"]["chart"].value.startswith("![")
-    assert "data:image/png;base64," in meta["quarterly_report"]["chart"].value
-    assert meta["quarterly_report"]["nursing_subsidy_coverage"].value == "75.0%"
+    assert meta["district_workbooks"]["核查名单数"].value == 2 and meta["district_workbooks"]["疑点条数"].value == 5
+    assert "| 江夏区 | 3 |" in meta["district_workbooks"]["各区"].value
+    assert meta["quarterly_report"]["图表"].value.startswith("![")
+    assert "data:image/png;base64," in meta["quarterly_report"]["图表"].value
+    assert meta["quarterly_report"]["护理补贴覆盖率"].value == "75.0%"
     for m in meta.values():
         for v in m.values():
             assert not re.search(r"(?<![A-Za-z0-9+/])\d{17}[\dXx](?![0-9])", str(v.value))

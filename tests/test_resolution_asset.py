@@ -30,7 +30,7 @@ def test_asset_materialises_with_masked_metadata(tmp_path, monkeypatch):
                          instance=instance)
     assert result.success
     md = result.asset_materializations_for_node("source_records")[0].metadata
-    assert md["rows"].value == 32
+    assert md["行数"].value == 32
     text = json.dumps({k: str(v.value) for k, v in md.items()}, ensure_ascii=False)
     assert not re.search(r"\d{17}[\dX]", text)
     assert (tmp_path / "data" / "person_id.key").exists()

@@ -34,11 +34,12 @@ def test_flags_asset_publishes_the_quarter_with_counts_and_masked_preview(tmp_pa
     result = materialize([flags], partition_key=Q, resources={"warehouse": resource}, instance=instance)
     assert result.success
     meta = result.asset_materializations_for_node("flags")[0].metadata
-    assert meta["rule_M02"].value == 1 and meta["rule_R01"].value == 1 and meta["rule_M06"].value == 1
-    assert meta["flags"].value == 3 and meta["new"].value == 3 and meta["resolved"].value == 0
+    assert meta["M02 重度残疾人护理补贴未落实"].value == 1 and meta["R01 收入低于监测线"].value == 1
+    assert meta["M06 疑似支出型贫困"].value == 1
+    assert meta["疑点总数"].value == 3 and meta["本季度新增"].value == 3 and meta["已销号"].value == 0
     for value in meta.values():
         assert not FULL_ID.search(str(value.value))
-    assert "4201**********" in meta["preview"].value
+    assert "4201**********" in meta["疑点预览(身份证号已脱敏)"].value
 
     con = warehouse.connect(tmp_path / "rules.duckdb")
     try:
