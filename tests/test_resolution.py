@@ -322,3 +322,20 @@ def test_candidate_listed_in_the_rows_own_roll_is_another_person(con):
     df = resolved(con)
     assert pid(df, "assistance", 3) != person_ids.person_id_for_id(KEY, F_ID)
     assert pid(df, "assistance", 1) == pid(df, "poverty", 1)
+
+
+def test_id_less_row_links_to_the_namesake_of_its_street_and_community(con):
+    """Two 刘洋 with IDs in one district, an ID-less housing row: where it lives decides."""
+    here = {"district": "东西湖区", "street": "吴家山街道", "community": "花园社区"}
+    there = {"district": "东西湖区", "street": "径河街道", "community": "马池社区"}
+    liu_a = valid_id("420112", "1961-03-09", "787")
+    liu_b = valid_id("420112", "1960-01-28", "831")
+    load(con, background() + [
+        row("assistance", 1, "刘洋", id_norm=liu_a, household_id="H1", relation="户主", **here),
+        row("poverty", 1, "刘洋", id_norm=liu_b, household_id="P1", relation="户主", **there),
+        row("housing", 1, "刘洋", **here),
+    ])
+    df = resolved(con)
+    assert pid(df, "housing", 1) == person_ids.person_id_for_id(KEY, liu_a)
+    text = df.filter((pl.col("source") == "housing") & (pl.col("source_row") == 1))["match_explanation"].item()
+    assert "街道、社区相同 +" in text, text

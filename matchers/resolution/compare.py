@@ -130,6 +130,19 @@ def compare_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
         [(both_district & (c("district_l") == c("district_r")), "exact"), (both_district, "else")],
         spec.DISTRICT,
     )
+    # Street and community only within one district (their u is conditional on it).
+    both_street = (c("district_l") == c("district_r")).fill_null(False) & c("street_l").is_not_null() & c(
+        "street_r"
+    ).is_not_null()
+    address_level = _level(
+        [
+            (both_street & (c("street_l") == c("street_r")) & (c("community_l") == c("community_r")).fill_null(False),
+             "community"),
+            (both_street & (c("street_l") == c("street_r")), "street"),
+            (both_street, "else"),
+        ],
+        spec.ADDRESS,
+    )
     both_diag = c("diagnosis_l").is_not_null() & c("diagnosis_r").is_not_null()
     diagnosis_level = _level(
         [(both_diag & (c("diagnosis_l") == c("diagnosis_r")), "exact"), (both_diag, "else")], spec.DIAGNOSIS
@@ -146,7 +159,7 @@ def compare_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
         spec.HOUSEHOLD,
     )
     return df.with_columns(
-        lvl_birth=birth_level, lvl_sex=sex_level, lvl_district=district_level,
+        lvl_birth=birth_level, lvl_sex=sex_level, lvl_district=district_level, lvl_address=address_level,
         lvl_diagnosis=diagnosis_level, lvl_household=household_level,
     ).drop("_id_dist", "_id_osa", "_name_dist", "_wild")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODEL_VERSION = 2
+MODEL_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,22 @@ DISTRICT = Comparison(
     (Level("exact", "所在区相同"), Level("else", "所在区不同")),
 )
 
+# Where in the district: 乡镇(街道) and 社区(村), given by every roll except the medical settlements.
+# Compared only where the districts agree and both sides give a street, so it says how much more a
+# shared street or community weighs than a shared district (its u is measured among pairs of the
+# same district: no double counting of the district). Two namesakes of one district are told apart
+# by where they live; one person's records name the same place.
+ADDRESS = Comparison(
+    "address",
+    "街道社区",
+    (
+        Level("community", "街道、社区相同"),
+        Level("street", "街道相同、社区不同"),
+        Level("else", "街道不同"),
+    ),
+    note="only where the districts agree and both sides give a street",
+)
+
 # Medical settlements: the same patient's settlements name the same illness far more often than
 # two strangers' do (m from the rows sharing a valid ID, u from random pairs: it learns how often).
 DIAGNOSIS = Comparison(
@@ -127,7 +143,7 @@ HOUSEHOLD = Comparison(
     note="null unless both sides have a household context",
 )
 
-COMPARISONS: tuple[Comparison, ...] = (ID, NAME, BIRTH, SEX, DISTRICT, DIAGNOSIS, HOUSEHOLD)
+COMPARISONS: tuple[Comparison, ...] = (ID, NAME, BIRTH, SEX, DISTRICT, ADDRESS, DIAGNOSIS, HOUSEHOLD)
 
 # ---- blocking -----------------------------------------------------------------------------------
 # Each rule is an SQL expression over the profile table (`matchers.resolution.blocking`): rows whose
@@ -177,7 +193,7 @@ M_FLOOR = 1e-3  # a level never seen among true matches still happens now and th
 LABELLED_PAIRS = 200_000  # pairs of rows sharing a valid ID: m of the comparisons other than the ID
 # m of these comparisons comes from the Stage 1 pairs (rows sharing a valid ID: known matches);
 # EM on the candidates estimates the rest (the ID comparison) with these held fixed.
-M_FROM_LABELLED = ("name", "birth", "sex", "district", "diagnosis", "household")
+M_FROM_LABELLED = ("name", "birth", "sex", "district", "address", "diagnosis", "household")
 # Levels whose m is fixed by what we know of the errors, not learnt: a true match whose 17 digits
 # differ by more than one typo/transposition, or whose truncated prefix disagrees, is very rare.
 # (Left to EM, the many strangers sharing a common name and a blocking key inflate it.)

@@ -39,7 +39,7 @@ JOIN res_nodes n
 
 PROFILES = """
 CREATE OR REPLACE TEMP TABLE res_profiles AS
-SELECT row_number() OVER (ORDER BY node, name_norm, district, id17, id_prefix, birth, sex) - 1 AS pid, *
+SELECT row_number() OVER (ORDER BY node, name_norm, district, id17, id_prefix, birth, sex, street, community) - 1 AS pid, *
 FROM (
     SELECT DISTINCT * FROM (
         SELECT rn.node,
@@ -60,13 +60,13 @@ FROM (
                         THEN try_strptime(substr(r.id_evidence, 7, 8), '%Y%m%d')::DATE END
                ) AS birth,
                coalesce(r.sex, r.id_sex) AS sex,
-               r.district,
+               r.district, nullif(trim(r.street), '') AS street, nullif(trim(r.community), '') AS community,
                CASE WHEN r.source = 'medical' THEN r.diagnosis END AS diagnosis
         FROM res_rows r JOIN res_row_nodes rn USING (rid)
         UNION ALL
         SELECT n.node, false, substr(a.id_number, 1, 17), NULL,
                a.name, a.name_key, a.name_pinyin, a.surname_pinyin,
-               coalesce(a.name_key LIKE '%?%', false), a.birth_date, a.sex, a.district, NULL
+               coalesce(a.name_key LIKE '%?%', false), a.birth_date, a.sex, a.district, NULL, NULL, NULL
         FROM res_anchors a JOIN res_nodes n USING (node_key)
     )
 )
@@ -92,6 +92,7 @@ SELECT p.pid_l, p.pid_r, l.node AS node_l, r.node AS node_r,
        l.name_pinyin AS name_pinyin_l, r.name_pinyin AS name_pinyin_r,
        l.birth AS birth_l, r.birth AS birth_r, l.sex AS sex_l, r.sex AS sex_r,
        l.district AS district_l, r.district AS district_r,
+       l.street AS street_l, r.street AS street_r, l.community AS community_l, r.community AS community_r,
        l.diagnosis AS diagnosis_l, r.diagnosis AS diagnosis_r,
        h.hh_context, h.hh_related, h.hh_same_roll, h.hh_shared,
        tk.tf AS tf_name_key, tp.tf AS tf_name_pinyin
@@ -105,7 +106,8 @@ WHERE p.pair_no >= $start AND p.pair_no < $stop
 """
 
 PROFILE_TABLE = """
-SELECT pid, node, id17, id_prefix, name_norm, name_key, name_pinyin, birth, sex, district, diagnosis
+SELECT pid, node, id17, id_prefix, name_norm, name_key, name_pinyin, birth, sex, district, street, community,
+       diagnosis
 FROM res_profiles
 """
 
@@ -287,6 +289,8 @@ SELECT NULL::VARCHAR AS id17_l, NULL::VARCHAR AS id17_r,
        a.id_birth_date AS birth_l, b.id_birth_date AS birth_r,
        a.sex AS sex_l, b.sex AS sex_r,
        a.district AS district_l, b.district AS district_r,
+       nullif(trim(a.street), '') AS street_l, nullif(trim(b.street), '') AS street_r,
+       nullif(trim(a.community), '') AS community_l, nullif(trim(b.community), '') AS community_r,
        CASE WHEN a.source = 'medical' THEN a.diagnosis END AS diagnosis_l,
        CASE WHEN b.source = 'medical' THEN b.diagnosis END AS diagnosis_r,
        (a.rid IN (SELECT rid FROM res_ctx) AND b.rid IN (SELECT rid FROM res_ctx)) AS hh_context,
