@@ -111,9 +111,11 @@ def _lock_is_held(warehouse_path: Path) -> bool:
 
 
 def test_two_runs_at_once_give_one_result_and_one_clear_message(baseline):
-    first = _start(baseline, "2026Q3")
+    # The first run holds the warehouse inside its publishing transaction for 20 s, whatever the
+    # machine's speed, so the second one certainly meets it.
+    first = _start(baseline, "2026Q3", WAREHOUSE_PAUSE_AT="publish", WAREHOUSE_PAUSE_SECONDS="20")
     deadline = time.time() + 300
-    while not _lock_is_held(baseline / "wh.duckdb"):  # the first run is writing
+    while not _lock_is_held(baseline / "wh.duckdb"):  # held from its start to its end (>= 20 s)
         assert first.poll() is None and time.time() < deadline
         time.sleep(0.1)
     second = _start(baseline, "2026Q2")
