@@ -99,16 +99,7 @@ def workbook_path(exports_dir: Path | str, quarter: str, district: str) -> Path:
 # The quarter's flags with the person's name, masked-later ID, street/community (first source
 # row that has one) and the latest review. Parameters: quarter, unassigned label, quarter.
 EXPORT_SQL = """
-WITH latest AS (
-    SELECT flag_id, decision, decided_at
-    FROM (
-        SELECT flag_id, decision, decided_at,
-               row_number() OVER (PARTITION BY flag_id ORDER BY decided_at DESC, rowid DESC) AS rn
-        FROM reviews
-    )
-    WHERE rn = 1
-),
-addr AS (
+WITH addr AS (
     SELECT person_id, street, community
     FROM (
         SELECT person_id, street, community,
@@ -135,7 +126,7 @@ SELECT f.flag_id,
 FROM flags AS f
 LEFT JOIN persons AS p ON p.person_id = f.person_id
 LEFT JOIN addr AS a ON a.person_id = f.person_id
-LEFT JOIN latest AS l ON l.flag_id = f.flag_id
+LEFT JOIN latest_reviews AS l ON l.flag_id = f.flag_id
 WHERE f.quarter = ?
 ORDER BY district, f.rule_code, a.street NULLS LAST, a.community NULLS LAST, p.name, f.flag_id
 """
@@ -419,18 +410,9 @@ flag_district AS (
            arg_max(coalesce(f.district, ?), CASE WHEN f.quarter = ? THEN '9999Q9' ELSE f.quarter END) AS district
     FROM flags AS f JOIN wanted USING (flag_id)
     GROUP BY f.flag_id
-),
-latest AS (
-    SELECT flag_id, decision, note
-    FROM (
-        SELECT r.flag_id, r.decision, r.note,
-               row_number() OVER (PARTITION BY r.flag_id ORDER BY r.decided_at DESC, r.rowid DESC) AS rn
-        FROM reviews AS r JOIN wanted USING (flag_id)
-    )
-    WHERE rn = 1
 )
 SELECT d.flag_id, d.district, l.decision, l.note
-FROM flag_district AS d LEFT JOIN latest AS l USING (flag_id)
+FROM flag_district AS d LEFT JOIN latest_reviews AS l USING (flag_id)
 """
 
 INSERT_REVIEWS = """

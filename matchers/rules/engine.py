@@ -238,11 +238,7 @@ seen AS (
     GROUP BY flag_id
 ),
 decided AS (
-    SELECT flag_id, decision
-    FROM reviews
-    QUALIFY row_number() OVER (
-        PARTITION BY flag_id ORDER BY decided_at DESC, import_row DESC NULLS LAST, decision
-    ) = 1
+    SELECT flag_id, decision FROM latest_reviews
 )
 SELECT $quarter AS quarter,
        i.flag_id,
