@@ -339,3 +339,52 @@ def test_id_less_row_links_to_the_namesake_of_its_street_and_community(con):
     assert pid(df, "housing", 1) == person_ids.person_id_for_id(KEY, liu_a)
     text = df.filter((pl.col("source") == "housing") & (pl.col("source_row") == 1))["match_explanation"].item()
     assert "街道、社区相同 +" in text, text
+
+
+def _scored(rows: list[tuple[int, int, float]]) -> pl.DataFrame:
+    """Scored candidate pairs (node_l, node_r, match_weight) with every comparison null."""
+    w = np.array([r[2] for r in rows])
+    return pl.DataFrame({
+        "pid_l": [r[0] for r in rows], "pid_r": [r[1] for r in rows],
+        "node_l": [r[0] for r in rows], "node_r": [r[1] for r in rows],
+        "match_weight": w, "match_probability": 1.0 / (1.0 + np.exp2(-w)),
+        **{f"lvl_{c.key}": pl.Series([-1] * len(rows), dtype=pl.Int8) for c in spec.COMPARISONS},
+        **{f"w_{c.key}": [0.0] * len(rows) for c in spec.COMPARISONS},
+    })
+
+
+def test_sole_clear_candidate_links_below_the_review_band_only_when_far_ahead():
+    # node 0: no valid ID; nodes 1..4 valid. 0→1 at p≈0.67 (w=1), next candidate 0→2 at w=-6: 7 bits
+    # behind → linked, marked as the sole clear candidate. Node 3 (no valid ID): best 0.67 but the
+    # next only 2 bits behind → not linked. Node 5 (no valid ID): best p≈0.45 → never.
+    valid = np.array([-1, 1, 1, -1, 1, -1, 1])
+    edges = resolve._link_edges(
+        _scored([(0, 1, 1.0), (0, 2, -6.0), (3, 4, 1.0), (3, 1, -1.0), (5, 6, -0.3)]), valid
+    )
+    assert edges.select("node_l", "node_r").rows() == [(0, 1)]
+    assert spec.SOLE_CANDIDATE_NOTE in edges["match_explanation"][0]
+    # at or above the review band a link never needs the margin
+    strong = resolve._link_edges(_scored([(3, 4, 3.0), (3, 1, 2.5)]), valid)
+    assert sorted(strong.select("node_l", "node_r").rows()) == [(3, 1), (3, 4)]
+    assert not any(spec.SOLE_CANDIDATE_NOTE in t for t in strong["match_explanation"])
+
+
+def test_settlement_without_id_goes_to_the_namesake_who_settled_the_same_illness(con):
+    # Four 王芳 of 新洲区 with valid IDs; only one has settled 恶性肿瘤 this quarter. A settlement of
+    # 王芳 with no ID for 恶性肿瘤 belongs to her, not to a namesake who settled nothing (name and
+    # district alone leave it a person of its own).
+    sick = valid_id("420117", "1968-04-02", "224")
+    others = [valid_id("420117", f"197{i}-09-30", "146") for i in range(3)]
+    load(con, background() + [
+        row("assistance", 1, "王芳", id_norm=sick, district="新洲区", household_id="H1", relation="户主"),
+        row("medical", 1, "王芳", id_norm=sick, district="新洲区", diagnosis="恶性肿瘤"),
+        row("medical", 2, "王芳", id_norm=sick, district="新洲区", diagnosis="恶性肿瘤"),
+        *[row("assistance", 2 + i, "王芳", id_norm=o, district="新洲区", household_id=f"H{2 + i}", relation="户主")
+          for i, o in enumerate(others)],
+        row("medical", 3, "王芳", district="新洲区", diagnosis="恶性肿瘤"),
+    ])
+    df = resolved(con)
+    assert pid(df, "medical", 3) == pid(df, "medical", 1)
+    assert pid(df, "medical", 3) not in {pid(df, "assistance", 2 + i) for i in range(3)}
+    linked = df.filter((pl.col("source") == "medical") & (pl.col("source_row") == 3))
+    assert "对方有同一疾病的医保结算" in linked["match_explanation"].item()

@@ -48,7 +48,8 @@ def compare_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
     """Add one `lvl_<key>` column per comparison of `spec.COMPARISONS` to `pairs`.
 
     Besides both sides' profile columns, `pairs` carries the household inputs of the node pair:
-    `hh_context` (both sides have one), `hh_related`, `hh_same_roll`, `hh_shared` (see sql_text.PAIR_HOUSEHOLD).
+    `hh_context` (both sides have one), `hh_related`, `hh_same_roll`, `hh_shared` (see sql_text.PAIR_HOUSEHOLD),
+    and the settlement inputs `diag_in_l`, `diag_in_r`, `meds_l`, `meds_r` (sql_text.PAIR_ATTRIBUTES).
     """
     id_dist = _cpdist(pairs["id17_l"], pairs["id17_r"], Levenshtein.distance)
     # an adjacent transposition is Levenshtein 2, OSA 1
@@ -143,9 +144,18 @@ def compare_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
         ],
         spec.ADDRESS,
     )
-    both_diag = c("diagnosis_l").is_not_null() & c("diagnosis_r").is_not_null()
+    # A settlement on one side against the other side's whole node (sql_text.NODE_DIAGNOSES):
+    # diag_in_r = the left settlement's illness is among the right node's; meds_r = the right node
+    # has settlements at all (null: not known, the comparison stays null), and the other way round.
+    med_l, med_r = c("diagnosis_l").is_not_null(), c("diagnosis_r").is_not_null()
+    diag_in_l, diag_in_r = c("diag_in_l").fill_null(False), c("diag_in_r").fill_null(False)
     diagnosis_level = _level(
-        [(both_diag & (c("diagnosis_l") == c("diagnosis_r")), "exact"), (both_diag, "else")], spec.DIAGNOSIS
+        [
+            ((med_l & diag_in_r) | (med_r & diag_in_l), "exact"),
+            (((med_l & c("meds_r")) | (med_r & c("meds_l"))).fill_null(False), "else"),
+            (((med_l & ~c("meds_r")) | (med_r & ~c("meds_l"))).fill_null(False), "none"),
+        ],
+        spec.DIAGNOSIS,
     )
     context = c("hh_context").fill_null(False)
     household_level = _level(

@@ -41,6 +41,7 @@ def prepare_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> tuple[pl
     con.execute(sql_text.NODES)
     con.execute(sql_text.ROW_NODES)
     con.execute(sql_text.PROFILES)
+    con.execute(sql_text.NODE_DIAGNOSES)
     t1 = time.perf_counter()
     stats = blocking.build_pairs(con)
     t_pairs = time.perf_counter()
@@ -93,7 +94,31 @@ def random_pair_levels(con: duckdb.DuckDBPyConnection, n_pairs: int, seed: int =
     con.execute(sql_text.PAIR_HOUSEHOLD)
     household = con.sql("SELECT * FROM res_pair_household").pl()
     pairs = pairs.join(household, on=["node_l", "node_r"], how="left")
+    pairs = _with_settlements(con, pairs)
     return compare_pairs(pairs).select(LEVEL_COLUMNS)
+
+
+def _with_settlements(con: duckdb.DuckDBPyConnection, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The diagnosis inputs of random pairs, as PAIR_ATTRIBUTES gives them for candidates."""
+    node_diag = con.sql("SELECT node, diagnosis FROM res_node_diag").pl()
+    meds = con.sql("SELECT node, meds FROM res_node_meds").pl()
+    for side, other in (("l", "r"), ("r", "l")):
+        pairs = pairs.join(
+            node_diag.with_columns(pl.lit(True).alias(f"diag_in_{other}"))
+            .rename({"node": f"node_{other}", "diagnosis": f"diagnosis_{side}"}),
+            on=[f"node_{other}", f"diagnosis_{side}"], how="left",
+        ).join(meds.rename({"node": f"node_{other}", "meds": f"meds_{other}"}), on=f"node_{other}", how="left")
+    return pairs
+
+
+def _diagnosis_labelled(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """One labelled level per settlement row (sql_text.DIAGNOSIS_LABELLED), other comparisons null."""
+    keys = [r[0] for r in con.execute(sql_text.DIAGNOSIS_LABELLED).fetchall()]
+    levels = {c: pl.Series(c, [NULL] * len(keys), dtype=pl.Int8) for c in LEVEL_COLUMNS}
+    levels["lvl_diagnosis"] = pl.Series(
+        "lvl_diagnosis", [spec.DIAGNOSIS.level_index(k) for k in keys], dtype=pl.Int8
+    )
+    return pl.DataFrame(list(levels.values()))
 
 
 def train_model(con: duckdb.DuckDBPyConnection, quarters: list[str] | None = None) -> Model:
@@ -102,7 +127,7 @@ def train_model(con: duckdb.DuckDBPyConnection, quarters: list[str] | None = Non
         quarters = [r[0] for r in con.execute("SELECT DISTINCT quarter FROM stg_records ORDER BY 1").fetchall()]
     if not quarters:
         raise ValueError("stg_records 为空, 无法训练人员匹配模型")
-    cand, rand, labelled, rho, rows = [], [], [], [], 0
+    cand, rand, labelled, diag_labelled, rho, rows = [], [], [], [], [], 0
     per_quarter = max(spec.U_SAMPLE_PAIRS // len(quarters), 1000)
     per_quarter_labelled = max(spec.LABELLED_PAIRS // len(quarters), 1000)
     for q in quarters:
@@ -112,6 +137,7 @@ def train_model(con: duckdb.DuckDBPyConnection, quarters: list[str] | None = Non
         lab = con.sql(sql_text.LABELLED_PAIRS, params={"n": per_quarter_labelled}).pl()
         if len(lab):
             labelled.append(compare_pairs(lab).select(LEVEL_COLUMNS))
+        diag_labelled.append(_diagnosis_labelled(con))
         rho.append(con.execute(sql_text.MATCHES_PER_RECORD).fetchall()[0][0])
         rows += con.execute("SELECT count(*) FROM res_rows").fetchall()[0][0]
     if not labelled:
@@ -119,10 +145,54 @@ def train_model(con: duckdb.DuckDBPyConnection, quarters: list[str] | None = Non
     return train(
         pl.concat(cand),
         pl.concat(rand),
-        pl.concat(labelled),
+        pl.concat(labelled + diag_labelled),
         float(np.mean(rho)),
         {"quarters": quarters, "rows": int(rows)},
     )
+
+
+# ---- links ---------------------------------------------------------------------------------------
+def _link_edges(scored: pl.DataFrame, valid_code: np.ndarray) -> pl.DataFrame:
+    """The node pairs that link: the best profile pair per node pair at or above the review band,
+    plus a sole clear candidate (spec.SOLE_CANDIDATE_*): a node without a valid ID whose best
+    candidate scores at least SOLE_CANDIDATE_PROBABILITY and outweighs every other candidate by
+    SOLE_CANDIDATE_MARGIN_BITS. Both kinds below the auto-link threshold are marked 待核实 (Q03)."""
+    best = (
+        scored.filter(pl.col("match_probability") >= spec.SOLE_CANDIDATE_PROBABILITY)
+        .sort(["match_weight", "pid_l", "pid_r"], descending=[True, False, False])
+        .unique(["node_l", "node_r"], keep="first", maintain_order=True)
+    )
+    best = best.with_columns(sole=pl.lit(False))
+    if len(best.filter(pl.col("match_probability") < spec.REVIEW_PROBABILITY)):
+        # every candidate node of each node without a valid ID, strongest first (all scores count)
+        node_pairs = scored.group_by("node_l", "node_r").agg(pl.col("match_weight").max())
+        invalid = pl.DataFrame({"node": np.flatnonzero(valid_code != 1)}).cast(pl.Int64)
+        ranked = (
+            pl.concat([
+                node_pairs.select(pl.col("node_l").alias("node"), pl.col("node_r").alias("other"), "match_weight"),
+                node_pairs.select(pl.col("node_r").alias("node"), pl.col("node_l").alias("other"), "match_weight"),
+            ])
+            .with_columns(pl.col("node", "other").cast(pl.Int64))
+            .join(invalid, on="node", how="semi")
+            .sort(["match_weight", "other"], descending=[True, False])
+            .group_by("node", maintain_order=True)
+            .agg(pl.col("other").first(), pl.col("match_weight").first().alias("w1"),
+                 pl.col("match_weight").slice(1, 1).first().alias("w2"))
+            .filter(pl.col("w1") - pl.col("w2").fill_null(-1e9) >= spec.SOLE_CANDIDATE_MARGIN_BITS)
+            .select("node", "other", sole_hit=pl.lit(True))
+        )
+        best = best.with_columns(pl.col("node_l", "node_r").cast(pl.Int64))
+        for a, b in (("node_l", "node_r"), ("node_r", "node_l")):
+            best = best.join(ranked.rename({"node": a, "other": b}), on=[a, b], how="left", maintain_order="left").with_columns(
+                sole=pl.col("sole") | pl.col("sole_hit").fill_null(False)
+            ).drop("sole_hit")
+    best = best.filter((pl.col("match_probability") >= spec.REVIEW_PROBABILITY) | pl.col("sole"))
+    explanation = _explanation_expr()
+    return best.with_columns(
+        match_explanation=pl.when(pl.col("sole") & (pl.col("match_probability") < spec.REVIEW_PROBABILITY))
+        .then(pl.concat_str([explanation, pl.lit(f" ({spec.SOLE_CANDIDATE_NOTE})")]))
+        .otherwise(explanation)
+    ).select("node_l", "node_r", "match_weight", "match_probability", "match_explanation")
 
 
 # ---- explanation --------------------------------------------------------------------------------
@@ -222,14 +292,7 @@ def resolve_quarter(
         *[pl.lit(0.0).alias(f"w_{c.key}") for c in spec.COMPARISONS],
         match_weight=pl.lit(0.0), match_probability=pl.lit(0.0),
     )
-    # Best profile pair per node pair; only links in or above the review band count.
-    edges = (
-        scored.filter(pl.col("match_probability") >= spec.REVIEW_PROBABILITY)
-        .sort(["match_weight", "pid_l", "pid_r"], descending=[True, False, False])
-        .unique(["node_l", "node_r"], keep="first", maintain_order=True)
-        .with_columns(match_explanation=_explanation_expr())
-        .select("node_l", "node_r", "match_weight", "match_probability", "match_explanation")
-    )
+    edges = _link_edges(scored, valid_code)
     labels, kept, cut = cluster.guarded_clusters(
         n_nodes,
         edges["node_l"].to_numpy(),

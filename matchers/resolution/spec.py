@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODEL_VERSION = 3
+MODEL_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -113,13 +113,22 @@ ADDRESS = Comparison(
     note="only where the districts agree and both sides give a street",
 )
 
-# Medical settlements: the same patient's settlements name the same illness far more often than
-# two strangers' do (m from the rows sharing a valid ID, u from random pairs: it learns how often).
+# Medical settlements: a settlement row is compared with everything the other person has settled
+# this quarter (all the medical rows of that person's node, whichever of its records the pair
+# holds): the same patient's settlements name the same illness far more often than a stranger has
+# settled that illness at all; a namesake with no settlement at all is weaker evidence against. m
+# per settlement row with a valid ID whose person has other rows, against that person's *other*
+# settlements (one vote per row, as every row may be the one whose ID went missing:
+# sql_text.DIAGNOSIS_LABELLED); u from random pairs.
 DIAGNOSIS = Comparison(
     "diagnosis",
     "疾病名称",
-    (Level("exact", "疾病名称相同"), Level("else", "疾病名称不同")),
-    note="medical rows on both sides only",
+    (
+        Level("exact", "对方有同一疾病的医保结算"),
+        Level("else", "对方医保结算的疾病不同"),
+        Level("none", "对方本季度无医保结算"),
+    ),
+    note="only where one side is a medical settlement",
 )
 
 # Household evidence. A row's context is the other members of its household roll (assistance,
@@ -185,6 +194,13 @@ PAIR_CHUNK = 500_000  # candidate pairs compared per batch (bounds memory at any
 # ---- thresholds ---------------------------------------------------------------------------------
 AUTO_LINK_PROBABILITY = 0.99  # at or above: linked (概率匹配)
 REVIEW_PROBABILITY = 0.80  # at or above, below auto-link: linked, marked 待核实 (rule Q03)
+# A row without a valid ID whose best candidate person is far ahead of every other candidate is
+# linked to it from this probability up, also marked 待核实 (Q03): an officer checks one named
+# person rather than a row that names nobody. "Far ahead": at least this many bits (2^6 = 64 times
+# the odds) above the next candidate, or no other candidate at all.
+SOLE_CANDIDATE_PROBABILITY = 0.50
+SOLE_CANDIDATE_MARGIN_BITS = 6.0
+SOLE_CANDIDATE_NOTE = "唯一明显候选人"
 
 # ---- training -----------------------------------------------------------------------------------
 U_SAMPLE_PAIRS = 200_000  # random pairs for the u probabilities

@@ -37,6 +37,24 @@ JOIN res_nodes n
   ON n.node_key = CASE WHEN r.id_norm IS NOT NULL THEN 'I:' || r.id_norm ELSE 'R:' || r.rid END
 """
 
+# Every illness a node has settled this quarter (its medical rows): the diagnosis comparison looks
+# at the other side's whole node, not only the profile the pair happens to hold (spec.DIAGNOSIS).
+# res_node_meds says whether a node has settled anything this quarter, known only for a person by
+# valid ID with rows this quarter (all their rows are there) and for a settlement row itself: a
+# lone row without a valid ID from another roll says nothing about its person's settlements.
+NODE_DIAGNOSES = """
+CREATE OR REPLACE TEMP TABLE res_node_diag AS
+SELECT DISTINCT rn.node, r.diagnosis
+FROM res_rows r JOIN res_row_nodes rn USING (rid)
+WHERE r.source = 'medical' AND r.diagnosis IS NOT NULL;
+
+CREATE OR REPLACE TEMP TABLE res_node_meds AS
+SELECT rn.node, bool_or(r.source = 'medical') AS meds
+FROM res_rows r JOIN res_row_nodes rn USING (rid) JOIN res_nodes n USING (node)
+WHERE n.valid OR r.source = 'medical'
+GROUP BY rn.node;
+"""
+
 PROFILES = """
 CREATE OR REPLACE TEMP TABLE res_profiles AS
 SELECT row_number() OVER (ORDER BY node, name_norm, district, id17, id_prefix, birth, sex, street, community) - 1 AS pid, *
@@ -94,12 +112,18 @@ SELECT p.pid_l, p.pid_r, l.node AS node_l, r.node AS node_r,
        l.district AS district_l, r.district AS district_r,
        l.street AS street_l, r.street AS street_r, l.community AS community_l, r.community AS community_r,
        l.diagnosis AS diagnosis_l, r.diagnosis AS diagnosis_r,
+       dl.node IS NOT NULL AS diag_in_r, dr.node IS NOT NULL AS diag_in_l,
+       ml.meds AS meds_l, mr.meds AS meds_r,
        h.hh_context, h.hh_related, h.hh_same_roll, h.hh_shared,
        tk.tf AS tf_name_key, tp.tf AS tf_name_pinyin
 FROM res_pairs p
 JOIN res_profiles l ON l.pid = p.pid_l
 JOIN res_profiles r ON r.pid = p.pid_r
 LEFT JOIN res_pair_household h ON h.node_l = l.node AND h.node_r = r.node
+LEFT JOIN res_node_diag dl ON dl.node = r.node AND dl.diagnosis = l.diagnosis
+LEFT JOIN res_node_diag dr ON dr.node = l.node AND dr.diagnosis = r.diagnosis
+LEFT JOIN res_node_meds ml ON ml.node = l.node
+LEFT JOIN res_node_meds mr ON mr.node = r.node
 LEFT JOIN tf_key tk ON tk.name_key = l.name_key
 LEFT JOIN tf_pinyin tp ON tp.name_pinyin = l.name_pinyin
 WHERE p.pair_no >= $start AND p.pair_no < $stop
@@ -279,7 +303,8 @@ SELECT quarter, household_key, source, household_id, person_id, relation, is_hea
 """
 
 # Stage 1 pairs (rows sharing a valid ID: known matches), a sample, with the ID comparison left
-# out (null) so that only name, birth date, sex and district are measured.
+# out (null) so that only name, birth date, sex and district are measured; the diagnosis too (its m
+# comes from DIAGNOSIS_LABELLED).
 LABELLED_PAIRS = """
 SELECT NULL::VARCHAR AS id17_l, NULL::VARCHAR AS id17_r,
        NULL::VARCHAR AS id_prefix_l, NULL::VARCHAR AS id_prefix_r,
@@ -291,8 +316,8 @@ SELECT NULL::VARCHAR AS id17_l, NULL::VARCHAR AS id17_r,
        a.district AS district_l, b.district AS district_r,
        nullif(trim(a.street), '') AS street_l, nullif(trim(b.street), '') AS street_r,
        nullif(trim(a.community), '') AS community_l, nullif(trim(b.community), '') AS community_r,
-       CASE WHEN a.source = 'medical' THEN a.diagnosis END AS diagnosis_l,
-       CASE WHEN b.source = 'medical' THEN b.diagnosis END AS diagnosis_r,
+       NULL::VARCHAR AS diagnosis_l, NULL::VARCHAR AS diagnosis_r,
+       NULL::BOOLEAN AS diag_in_l, NULL::BOOLEAN AS diag_in_r, NULL::BOOLEAN AS meds_l, NULL::BOOLEAN AS meds_r,
        (a.rid IN (SELECT rid FROM res_ctx) AND b.rid IN (SELECT rid FROM res_ctx)) AS hh_context,
        false AS hh_related, false AS hh_same_roll,
        (SELECT count(DISTINCT x.other) FROM res_ctx x JOIN res_ctx y ON y.other = x.other AND y.via <> x.via
@@ -306,6 +331,20 @@ FROM (
 ) s
 JOIN res_rows a ON a.rid = s.rid_a
 JOIN res_rows b ON b.rid = s.rid_b
+"""
+
+# m of the diagnosis comparison (spec.DIAGNOSIS): every settlement row with a valid ID whose person
+# has other rows this quarter, against that person's other settlements. One vote per row, not per
+# pair (the pair sample would let a person with ten settlements outvote ten with one).
+DIAGNOSIS_LABELLED = """
+SELECT CASE WHEN EXISTS (SELECT 1 FROM res_rows x WHERE x.id_norm = a.id_norm AND x.rid <> a.rid
+                         AND x.source = 'medical' AND x.diagnosis = a.diagnosis) THEN 'exact'
+            WHEN EXISTS (SELECT 1 FROM res_rows x WHERE x.id_norm = a.id_norm AND x.rid <> a.rid
+                         AND x.source = 'medical') THEN 'else'
+            ELSE 'none' END AS level
+FROM res_rows a
+WHERE a.source = 'medical' AND a.id_norm IS NOT NULL AND a.diagnosis IS NOT NULL
+  AND EXISTS (SELECT 1 FROM res_rows x WHERE x.id_norm = a.id_norm AND x.rid <> a.rid)
 """
 
 # The share of records whose person has other records (among rows with a valid ID): how often a
