@@ -21,7 +21,8 @@ from assets.partitions import quarter_partitions
 from assets.resources import WarehouseResource
 from matchers.contract import SOURCES
 from matchers.ids import mask_id
-from matchers.resolution import model_path, resolve_quarter, spec, train_model
+from matchers.resolution import model_path, spec, train_model
+from matchers.resolution.incremental import resolve_with_refresh
 from matchers.resolution.person_ids import load_or_create_key
 
 EXTRACT_ASSET_KEYS = [AssetKey(f"extract_{source}") for source in SOURCES]
@@ -46,6 +47,12 @@ def _review_preview(con, quarter: str, limit: int = 10) -> str:
     return _FULL_ID.sub(lambda m: mask_id(m.group(0)), text)
 
 
+class ResolutionConfig(Config):
+    """full: resolve every row from scratch even when a refresh could resolve only what changed."""
+
+    full: bool = False
+
+
 @asset(
     name="source_records",
     group_name="resolution",
@@ -53,21 +60,31 @@ def _review_preview(con, quarter: str, limit: int = 10) -> str:
     partitions_def=quarter_partitions,
     deps=EXTRACT_ASSET_KEYS,
 )
-def source_records(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
-    """人员匹配:本季度每条记录归到一个人(身份证号一致 → 概率匹配 → 新建人员),稳定的人员编号与家庭成员。"""
+def source_records(
+    context: AssetExecutionContext, config: ResolutionConfig, warehouse: WarehouseResource
+) -> MaterializeResult:
+    """人员匹配:本季度每条记录归到一个人(身份证号一致 → 概率匹配 → 新建人员),稳定的人员编号与家庭成员。
+    本季度已发布且只有部分部门文件变化时,只重新匹配这些部门的记录(增量匹配),其余记录沿用已发布的人员编号。"""
     quarter = context.partition_key
     path = model_path()
     if not Path(path).exists():
         raise Failure(description=f"人员匹配模型文件不存在: {path}。请先运行作业 retrain_person_model。")
     key = load_or_create_key(warehouse.path)
     with warehouse.connect() as con:
-        counts = resolve_quarter(con, quarter, model_path=path, key=key)
+        counts = resolve_with_refresh(
+            con, quarter, model_path=path, key=key, run_id=context.run_id, force_full=config.full
+        )
         preview = _review_preview(con, quarter)
+    context.log.info(f"人员匹配方式:{counts['mode']}。{counts['mode_reason']}")
     for block in counts["oversized_blocks"]:
         context.log.warning(
             f"分块过大已跳过: 规则 {block['rule']}, {block['blocks']} 个分块, 最大 {block['largest_pairs']} 对"
         )
     metadata = {
+        "匹配方式": counts["mode"],
+        "匹配方式说明": counts["mode_reason"],
+        "重新匹配行数": counts["rows_resolved"],
+        "有变化的部门": MetadataValue.json(counts["changed_sources"]),
         "行数": counts["rows"],
         "本季度人数": counts["persons"],
         "人员主索引人数": counts["persons_index"],

@@ -1,0 +1,566 @@
+"""Incremental person resolution for a refresh: only the rows of the sources that changed.
+
+A quarter already published by a run, refreshed because some department's file changed: the rows
+of the unchanged sources are byte-identical to the published ones (checked row by row with a
+content digest, not trusted from file names), so they keep the person_id, match_method,
+match_probability and match_explanation they were published with. Only the changed sources' rows
+are resolved, with the same model, thresholds, blocking and comparisons as the full run:
+
+- a valid ID goes to that ID's person (the person_id it had, else the keyed hash: the full run's
+  rule);
+- a row without a valid ID is linked against the persons of the quarter: every published person is
+  an anchor node (as in the full run), and the unchanged rows of the quarter add their own profiles
+  (name variants, street, community, diagnosis) and household context to their person's node; the
+  unchanged rows are already resolved, so blocking only pairs the changed ID-less rows.
+
+Differences from a full run, by design: an incremental run never merges two existing persons (a
+changed row joins at most one of them, its strongest link; merging is the full run's job), and
+term frequencies count an unchanged ID-less row with its person instead of as a node of its own.
+
+`resolve_with_refresh` decides (`decide`) and runs either the full `resolve_quarter` or the
+incremental one, then records the run in `run_log` (step 'resolution') with what it relied on
+(model file hash, person-id key fingerprint, matching settings, a digest of the result), so the
+next refresh can tell whether the published result is one it can build on. Pure library: no Dagster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from matchers import warehouse
+from matchers.contract import SOURCE_LABELS
+from matchers.resolution import blocking, cluster, households, spec, sql_text
+from matchers.resolution.compare import LEVEL_COLUMNS, NULL, compare_pairs
+from matchers.resolution.model import Model
+from matchers.resolution.resolve import _choose_person_ids, _explanation_expr, resolve_quarter
+
+MODE_FULL = "全量匹配"
+MODE_INCREMENTAL = "增量匹配"
+RUN_LOG_STEP = "resolution"
+
+# Above this share of the quarter's rows in changed sources, a full run is no slower and is the
+# reference result: resolve from scratch.
+MAX_CHANGED_SHARE = 0.5
+
+_RESOLUTION_COLUMNS = ("person_id", "match_method", "match_probability", "match_explanation")
+
+
+@dataclass
+class Decision:
+    mode: str
+    reason: str
+    changed: list[str] = field(default_factory=list)
+    rows_changed: int = 0
+    rows_total: int = 0
+
+    @property
+    def incremental(self) -> bool:
+        return self.mode == MODE_INCREMENTAL
+
+
+# ---- what a result relies on ---------------------------------------------------------------------
+def _sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def basis(model_path: str | os.PathLike, key: bytes) -> dict:
+    """What a resolution's person_ids depend on besides the rows (never the key itself)."""
+    return {
+        "model_sha256": _sha256(model_path),
+        "key_fingerprint": hashlib.blake2b(key, digest_size=8, person=b"pid-key-fp").hexdigest(),
+        "spec_sha256": _sha256(spec.__file__),
+        "thresholds": {
+            "auto_link": spec.AUTO_LINK_PROBABILITY,
+            "review": spec.REVIEW_PROBABILITY,
+            "max_block_pairs": spec.MAX_BLOCK_PAIRS,
+        },
+    }
+
+
+def result_digest(con: duckdb.DuckDBPyConnection, table: str, quarter: str) -> str:
+    """Order-free digest of who each row of the quarter was resolved to."""
+    n, s = con.execute(
+        f"SELECT count(*), coalesce(sum(hash(source, source_file, source_row, person_id, match_method)::HUGEINT), 0) "
+        f"FROM {table} WHERE quarter = ?",
+        [quarter],
+    ).fetchall()[0]
+    return f"{n}:{s}"
+
+
+def _row_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [c for c in warehouse.table_columns(con, "stg_records")]
+
+
+def source_digests(con: duckdb.DuckDBPyConnection, table: str, quarter: str) -> dict[str, tuple[int, str]]:
+    """Per source: (rows, order-free digest of every staged column of every row)."""
+    cols = ", ".join(f'"{c}"' for c in _row_columns(con))
+    return {
+        s: (int(n), str(d))
+        for s, n, d in con.execute(
+            f"SELECT source, count(*), sum(hash({cols})::HUGEINT) FROM {table} WHERE quarter = ? GROUP BY source",
+            [quarter],
+        ).fetchall()
+    }
+
+
+def _recorded_basis(con: duckdb.DuckDBPyConnection, quarter: str, digest: str) -> dict | None:
+    """The newest resolution record of the quarter whose result is the published one."""
+    for (details,) in con.execute(
+        "SELECT details FROM run_log WHERE quarter = ? AND step = ? ORDER BY finished_at DESC",
+        [quarter, RUN_LOG_STEP],
+    ).fetchall():
+        d = json.loads(details) if isinstance(details, str) else details
+        if d.get("result_digest") == digest:
+            return d
+    return None
+
+
+def _labels(sources: list[str]) -> str:
+    return "、".join(f"{SOURCE_LABELS.get(s, s)}({s})" for s in sources) or "无"
+
+
+def decide(
+    con: duckdb.DuckDBPyConnection, quarter: str, now: dict, force_full: bool = False
+) -> Decision:
+    """Full or incremental, with the reason in Chinese (for the run log and the asset metadata)."""
+    if force_full:
+        return Decision(MODE_FULL, "按运行配置要求全量匹配")
+    published = con.execute("SELECT count(*) FROM source_records WHERE quarter = ?", [quarter]).fetchall()[0][0]
+    if not published:
+        return Decision(MODE_FULL, f"{quarter} 尚未发布过匹配结果,全量匹配")
+    before = _recorded_basis(con, quarter, result_digest(con, "source_records", quarter))
+    if before is None:
+        return Decision(
+            MODE_FULL,
+            f"找不到 {quarter} 已发布结果对应的匹配记录(由旧版程序发布,或上次匹配后未发布),全量匹配",
+        )
+    if before.get("model_sha256") != now["model_sha256"]:
+        return Decision(MODE_FULL, "人员匹配模型文件自上次发布以来已更换,全量匹配")
+    if before.get("key_fingerprint") != now["key_fingerprint"]:
+        return Decision(MODE_FULL, "人员编号密钥自上次发布以来已更换,全量匹配")
+    if before.get("spec_sha256") != now["spec_sha256"] or before.get("thresholds") != now["thresholds"]:
+        return Decision(MODE_FULL, "人员匹配设定(比较项、阈值、分块规则)自上次发布以来已修改,全量匹配")
+    staged = source_digests(con, "stg_records", quarter)
+    pub = source_digests(con, "source_records", quarter)
+    changed = sorted(s for s in set(staged) | set(pub) if staged.get(s) != pub.get(s))
+    rows_total = sum(n for n, _ in staged.values())
+    rows_changed = sum(staged[s][0] for s in changed if s in staged)
+    if rows_total and rows_changed > MAX_CHANGED_SHARE * rows_total:
+        return Decision(
+            MODE_FULL,
+            f"有变化的部门({_labels(changed)})记录 {rows_changed} 行,占本季度 {rows_changed / rows_total:.0%},"
+            "超过一半,全量匹配",
+            changed, rows_changed, rows_total,
+        )
+    missing = con.execute(
+        """
+        SELECT count(DISTINCT s.person_id) FROM source_records s
+        WHERE s.quarter = ? AND NOT list_contains(?::VARCHAR[], s.source)
+          AND s.person_id NOT IN (SELECT person_id FROM persons)
+        """,
+        [quarter, changed],
+    ).fetchall()[0][0]
+    if missing:
+        return Decision(
+            MODE_FULL,
+            f"人员主索引缺少本季度已发布结果中的 {missing} 人(其他季度的运行改动了主索引),全量匹配",
+            changed, rows_changed, rows_total,
+        )
+    if not changed:
+        reason = "各部门记录与已发布结果完全相同,沿用已发布的匹配结果,无需重新匹配"
+    else:
+        reason = (
+            f"仅 {_labels(changed)} 有变化:只重新匹配这些部门的 {rows_changed} 行"
+            f"(占本季度 {rows_changed / max(rows_total, 1):.1%}),其余 {rows_total - rows_changed} 行沿用已发布的人员编号"
+        )
+    return Decision(MODE_INCREMENTAL, reason, changed, rows_changed, rows_total)
+
+
+# ---- the incremental run's SQL (mirrors sql_text; unchanged rows sit on their person's node) ------
+KEPT = """
+CREATE OR REPLACE TEMP TABLE res_kept AS
+SELECT s.quarter, s.source, s.source_file, s.source_row, s.person_id,
+       s.id_norm, s.id_kind, s.id_evidence, s.name_norm, s.name_key, s.name_pinyin, s.surname_pinyin,
+       s.name_wildcard, s.id_birth_date, s.sex, s.id_sex, s.district, s.street, s.community, s.diagnosis,
+       s.household_id, s.relation, s.guardian_id_norm,
+       CASE WHEN p.id_number IS NOT NULL THEN 'I:' || p.id_number ELSE 'P:' || p.person_id END AS node_key
+FROM source_records s JOIN persons p USING (person_id)
+WHERE s.quarter = $quarter AND NOT list_contains($changed::VARCHAR[], s.source)
+"""
+
+ROWS = """
+CREATE OR REPLACE TEMP TABLE res_rows AS
+SELECT row_number() OVER (ORDER BY source, source_file, source_row) - 1 AS rid, *
+FROM stg_records
+WHERE quarter = $quarter AND list_contains($changed::VARCHAR[], source)
+"""
+
+# The profiles of the full run (sql_text.PROFILES) plus one per distinct unchanged row, on its
+# person's node and already resolved (never the unresolved side of a block).
+PROFILES = sql_text.PROFILES.replace(
+    "        FROM res_anchors a JOIN res_nodes n USING (node_key)\n",
+    """        FROM res_anchors a JOIN res_nodes n USING (node_key)
+        UNION ALL
+        SELECT n.node, false,
+               CASE
+                   WHEN k.id_norm IS NOT NULL THEN substr(k.id_norm, 1, 17)
+                   WHEN k.id_kind = 'bad_check' AND length(k.id_evidence) = 17 THEN k.id_evidence
+               END,
+               CASE
+                   WHEN k.id_norm IS NULL AND k.id_kind = 'truncated' AND length(k.id_evidence) >= 6
+                   THEN k.id_evidence
+               END,
+               k.name_norm, k.name_key, k.name_pinyin, k.surname_pinyin,
+               coalesce(k.name_wildcard, false),
+               coalesce(
+                   k.id_birth_date,
+                   CASE WHEN k.id_kind = 'bad_check'
+                        THEN try_strptime(substr(k.id_evidence, 7, 8), '%Y%m%d')::DATE END
+               ),
+               coalesce(k.sex, k.id_sex),
+               k.district, nullif(trim(k.street), ''), nullif(trim(k.community), ''),
+               CASE WHEN k.source = 'medical' THEN k.diagnosis END
+        FROM res_kept k JOIN res_nodes n USING (node_key)
+""",
+)
+assert PROFILES != sql_text.PROFILES, "sql_text.PROFILES changed shape: update incremental.PROFILES"
+
+# sql_text.CONTEXT over every row of the quarter: the changed rows on their own nodes, the
+# unchanged ones on their person's node.
+CONTEXT = """
+CREATE OR REPLACE TEMP TABLE res_ctx AS
+WITH all_rows AS (
+    SELECT r.rid, 'C' || r.rid AS rkey, rn.node, r.quarter, r.source, r.household_id, r.relation,
+           r.guardian_id_norm
+    FROM res_rows r JOIN res_row_nodes rn USING (rid)
+    UNION ALL
+    SELECT NULL, 'K' || k.source || '|' || k.source_file || '|' || k.source_row, n.node, k.quarter, k.source,
+           k.household_id, k.relation, k.guardian_id_norm
+    FROM res_kept k JOIN res_nodes n USING (node_key)
+),
+hh AS (
+    SELECT rid, node, relation, quarter || ':' || source || ':' || household_id AS via
+    FROM all_rows WHERE household_id IS NOT NULL
+),
+guardian AS (
+    SELECT r.rid, r.node AS student, n.node AS guardian, 'G:' || r.rkey AS via
+    FROM all_rows r
+    JOIN res_nodes n ON n.node_key = 'I:' || r.guardian_id_norm
+    WHERE r.guardian_id_norm IS NOT NULL AND n.node <> r.node
+),
+earlier AS (
+    SELECT h.quarter || ':' || h.household_key AS via, n.node
+    FROM household_members h
+    JOIN res_anchors a ON a.person_id = h.person_id
+    JOIN res_nodes n ON n.node_key = a.node_key
+    WHERE h.quarter <> $quarter
+)
+SELECT a.rid, a.node, b.node AS other, a.via,
+       coalesce(a.relation <> b.relation, false) AS other_relation
+FROM hh a
+JOIN hh b ON b.via = a.via AND b.node <> a.node
+JOIN res_nodes n ON n.node = b.node AND n.valid
+UNION
+SELECT rid, student, guardian, via, true FROM guardian
+UNION
+SELECT NULL, g.guardian, g.student, g.via, true FROM guardian g JOIN res_nodes n ON n.node = g.student AND n.valid
+UNION
+SELECT NULL, a.node, b.node, a.via, false
+FROM earlier a
+JOIN earlier b ON b.via = a.via AND b.node <> a.node
+JOIN res_nodes n ON n.node = b.node AND n.valid
+"""
+
+# The index after the run, as sql_text.PERSONS builds it: attributes from every row of the quarter
+# (changed rows with their new person, unchanged rows with the published one), earlier persons kept
+# while another quarter names them. No existing person is merged, so each anchor is its own.
+PERSONS = """
+WITH all_rows AS (
+    SELECT person_id, source, source_file, source_row, id_norm, name_norm, name_key, name_pinyin,
+           surname_pinyin, sex, id_sex, id_birth_date, id_kind, id_evidence, district
+    FROM res_out
+    UNION ALL
+    SELECT person_id, source, source_file, source_row, id_norm, name_norm, name_key, name_pinyin,
+           surname_pinyin, sex, id_sex, id_birth_date, id_kind, id_evidence, district
+    FROM source_records WHERE quarter = $quarter AND NOT list_contains($changed::VARCHAR[], source)
+),
+row_people AS (
+    SELECT *, row_number() OVER (ORDER BY source, source_file, source_row) - 1 AS rid,
+           coalesce(id_birth_date,
+                    CASE WHEN id_kind = 'bad_check'
+                         THEN try_strptime(substr(id_evidence, 7, 8), '%Y%m%d')::DATE END) AS birth
+    FROM all_rows
+),
+from_rows AS (
+    SELECT person_id,
+           max(id_norm) AS id_number,
+           mode(name_norm ORDER BY id_norm IS NULL, rid) AS name,
+           mode(name_key ORDER BY id_norm IS NULL, rid) AS name_key,
+           mode(name_pinyin ORDER BY id_norm IS NULL, rid) AS name_pinyin,
+           mode(surname_pinyin ORDER BY id_norm IS NULL, rid) AS surname_pinyin,
+           coalesce(max(id_sex) FILTER (WHERE id_norm IS NOT NULL), mode(coalesce(sex, id_sex))) AS sex,
+           coalesce(max(id_birth_date) FILTER (WHERE id_norm IS NOT NULL), mode(birth)) AS birth_date,
+           mode(district ORDER BY id_norm IS NULL, rid) AS district
+    FROM row_people
+    GROUP BY person_id
+),
+kept_anchors AS (
+    SELECT * FROM persons a
+    WHERE a.person_id IN (SELECT person_id FROM source_records WHERE quarter <> $quarter)
+       OR a.person_id IN (SELECT person_id FROM from_rows)
+)
+SELECT coalesce(r.person_id, a.person_id) AS person_id,
+       coalesce(r.id_number, a.id_number) AS id_number,
+       coalesce(r.name, a.name) AS name,
+       coalesce(r.sex, a.sex) AS sex,
+       coalesce(r.birth_date, a.birth_date) AS birth_date,
+       coalesce(r.district, a.district) AS district,
+       coalesce(r.name_key, a.name_key) AS name_key,
+       coalesce(r.name_pinyin, a.name_pinyin) AS name_pinyin,
+       coalesce(r.surname_pinyin, a.surname_pinyin) AS surname_pinyin,
+       CASE WHEN r.person_id IS NULL THEN a.first_quarter
+            ELSE least(coalesce(a.first_quarter, $quarter), $quarter) END AS first_quarter,
+       CASE WHEN r.person_id IS NULL THEN a.last_quarter
+            ELSE greatest(coalesce(a.last_quarter, $quarter), $quarter) END AS last_quarter
+FROM from_rows r
+FULL OUTER JOIN kept_anchors a USING (person_id)
+"""
+
+OUT = """
+CREATE OR REPLACE TEMP TABLE res_out AS
+SELECT r.* EXCLUDE (rid), c.person_id,
+       CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN $exact
+            WHEN r.id_norm IS NOT NULL THEN $repaired
+            WHEN b.node IS NULL THEN $new
+            WHEN b.match_probability >= $auto THEN $prob
+            ELSE $review END AS match_method,
+       CASE WHEN r.id_norm IS NOT NULL THEN 1.0 ELSE b.match_probability END AS match_probability,
+       CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN $exact
+            WHEN r.id_norm IS NOT NULL THEN $repaired || ' (' || r.id_issue || ')'
+            WHEN b.node IS NULL THEN '未找到足够相似的已知人员, ' || $new
+            ELSE b.match_explanation END AS match_explanation
+FROM res_rows r
+JOIN res_row_nodes rn USING (rid)
+JOIN res_labels l USING (node)
+JOIN res_cluster_pid c USING (label)
+LEFT JOIN res_best b ON b.node = rn.node AND r.id_norm IS NULL
+"""
+
+_TEMP_TABLES = (
+    "res_kept", "res_rows", "res_anchors", "res_nodes", "res_row_nodes", "res_profiles", "res_pairs",
+    "res_ctx", "res_node_pairs", "res_pair_household", "res_labels", "res_cluster_facts",
+    "res_cluster_pid", "res_best", "res_out",
+)
+
+
+def _put(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    warehouse.register(con, f"{name}_df", frame)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
+    warehouse.unregister(con, f"{name}_df")
+
+
+def resolve_incremental(
+    con: duckdb.DuckDBPyConnection, quarter: str, changed: list[str], *, model_path: str | os.PathLike, key: bytes
+) -> dict:
+    """Resolve only the rows of `changed` sources; write work_source_records (the whole quarter:
+    unchanged rows copied from the published ones), work_persons and work_household_members."""
+    t0 = time.perf_counter()
+    model = Model.load(model_path)
+    p = {"quarter": quarter, "changed": list(changed)}
+    con.execute(KEPT, p)
+    con.execute(ROWS, p)
+    con.execute(sql_text.ANCHORS)
+    con.execute(sql_text.NODES)
+    con.execute(sql_text.ROW_NODES)
+    con.execute(PROFILES)
+    t1 = time.perf_counter()
+    stats = blocking.build_pairs(con)
+    t_pairs = time.perf_counter()
+    con.execute(CONTEXT, {"quarter": quarter})
+    con.execute(sql_text.NODE_PAIRS)
+    con.execute(sql_text.PAIR_HOUSEHOLD)
+    t2 = time.perf_counter()
+    keep = ["pid_l", "pid_r", "node_l", "node_r", "tf_name_key", "tf_name_pinyin", *LEVEL_COLUMNS]
+    chunks = []
+    for start in range(0, max(stats["pairs"], 1), spec.PAIR_CHUNK):
+        batch = con.sql(sql_text.PAIR_ATTRIBUTES, params={"start": start, "stop": start + spec.PAIR_CHUNK}).pl()
+        if len(batch):
+            chunks.append(compare_pairs(batch).select(keep))
+        else:
+            chunks.append(
+                batch.with_columns(*[pl.lit(NULL, dtype=pl.Int8).alias(c) for c in LEVEL_COLUMNS]).select(keep)
+            )
+    pairs = pl.concat(chunks)
+    t_block = time.perf_counter()
+
+    n_nodes = con.execute("SELECT count(*) FROM res_nodes").fetchall()[0][0]
+    # The guard treats every existing person (and every valid ID) as holding an identity: a changed
+    # row joins at most one of them, and two existing persons are never merged by a refresh.
+    fixed = con.sql("SELECT valid OR node_key LIKE 'P:%' AS fixed FROM res_nodes ORDER BY node").pl()
+    fixed_code = np.where(fixed["fixed"].to_numpy(), 1, -1) if n_nodes else np.zeros(0, dtype=np.int64)
+    scored = model.score(pairs, n_nodes) if len(pairs) else pairs.with_columns(
+        *[pl.lit(0.0).alias(f"w_{c.key}") for c in spec.COMPARISONS],
+        match_weight=pl.lit(0.0), match_probability=pl.lit(0.0),
+    )
+    edges = (
+        scored.filter(pl.col("match_probability") >= spec.REVIEW_PROBABILITY)
+        .sort(["match_weight", "pid_l", "pid_r"], descending=[True, False, False])
+        .unique(["node_l", "node_r"], keep="first", maintain_order=True)
+        .with_columns(match_explanation=_explanation_expr())
+        .select("node_l", "node_r", "match_weight", "match_probability", "match_explanation")
+    )
+    labels, kept, cut = cluster.guarded_clusters(
+        n_nodes, edges["node_l"].to_numpy(), edges["node_r"].to_numpy(), edges["match_weight"].to_numpy(), fixed_code
+    )
+    edges = edges.filter(pl.Series(kept))
+    _put(con, "res_labels", pl.DataFrame({"node": np.arange(n_nodes), "label": labels}))
+    best = (
+        pl.concat(
+            [
+                edges.select(pl.col("node_l").alias("node"), "match_weight", "match_probability", "match_explanation"),
+                edges.select(pl.col("node_r").alias("node"), "match_weight", "match_probability", "match_explanation"),
+            ]
+        )
+        .sort(["match_weight", "node"], descending=[True, False])
+        .unique("node", keep="first", maintain_order=True)
+        .drop("match_weight")
+    )
+    con.execute(sql_text.CLUSTER_FACTS)
+    # A person with unchanged rows this quarter is a cluster with rows too: it keeps its person_id
+    # against a changed row that had it before (the full run's precedence).
+    facts = con.sql(
+        """
+        SELECT f.* REPLACE (coalesce(f.n_rows, 0) + coalesce(k.n, 0) AS n_rows)
+        FROM res_cluster_facts f
+        LEFT JOIN (
+            SELECT l.label, count(*) AS n
+            FROM res_kept k JOIN res_nodes n USING (node_key) JOIN res_labels l USING (node)
+            GROUP BY l.label
+        ) k USING (label)
+        """
+    ).pl()
+    chosen = _choose_person_ids(facts, key)
+    _put(con, "res_cluster_pid", chosen)
+    _put(con, "res_best", best)
+    con.execute(
+        OUT,
+        {
+            "exact": spec.METHOD_EXACT_ID,
+            "repaired": spec.METHOD_REPAIRED_ID,
+            "new": spec.METHOD_NEW,
+            "prob": spec.METHOD_PROBABILISTIC,
+            "review": spec.METHOD_REVIEW,
+            "auto": spec.AUTO_LINK_PROBABILITY,
+        },
+    )
+    persons_rel = con.sql(PERSONS, params=p).pl()
+    warehouse.register(con, "res_persons_df", persons_rel)
+    try:
+        with warehouse.transaction(con):
+            warehouse.replace_rows(con, "work_source_records", {"quarter": quarter}, "res_out")
+            con.execute(
+                "INSERT INTO work_source_records BY NAME SELECT * FROM source_records "
+                "WHERE quarter = $quarter AND NOT list_contains($changed::VARCHAR[], source)",
+                p,
+            )
+            warehouse.replace_rows(con, "work_persons", {}, "res_persons_df")
+            households.write_household_members(con, quarter)
+    finally:
+        warehouse.unregister(con, "res_persons_df")
+
+    counts = dict(
+        con.execute(
+            "SELECT match_method, count(*) FROM work_source_records WHERE quarter = ? GROUP BY 1", [quarter]
+        ).fetchall()
+    )
+    rows_resolved = con.execute("SELECT count(*) FROM res_rows").fetchall()[0][0]
+    result = {
+        "rows": int(sum(counts.values())),
+        "rows_resolved": int(rows_resolved),
+        "persons": int(con.execute(
+            "SELECT count(DISTINCT person_id) FROM work_source_records WHERE quarter = ?", [quarter]
+        ).fetchall()[0][0]),
+        "persons_index": int(con.execute("SELECT count(*) FROM work_persons").fetchall()[0][0]),
+        "match_methods": {k: int(v) for k, v in counts.items()},
+        "review_band": int(counts.get(spec.METHOD_REVIEW, 0)),
+        "candidate_pairs": stats["pairs"],
+        "links": len(edges),
+        "links_cut_by_guard": int(cut),
+        "oversized_blocks": stats["oversized_blocks"],
+        "household_members": int(con.execute(
+            "SELECT count(*) FROM work_household_members WHERE quarter = ?", [quarter]
+        ).fetchall()[0][0]),
+        "seconds_blocking": round(t_block - t0, 2),
+        "seconds_steps": {
+            "nodes_profiles": round(t1 - t0, 2),
+            "blocking": round(t_pairs - t1, 2),
+            "household_context": round(t2 - t_pairs, 2),
+            "comparisons": round(t_block - t2, 2),
+            "scoring_clustering_writing": round(time.perf_counter() - t_block, 2),
+        },
+        "seconds_total": round(time.perf_counter() - t0, 2),
+        "model_version": model.version,
+    }
+    for t in _TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    return result
+
+
+# ---- the entry point used by the asset -------------------------------------------------------------
+def resolve_with_refresh(
+    con: duckdb.DuckDBPyConnection,
+    quarter: str,
+    *,
+    model_path: str | os.PathLike,
+    key: bytes,
+    run_id: str | None = None,
+    force_full: bool = False,
+) -> dict:
+    """Resolve the quarter incrementally when sound, else in full; record it in run_log.
+
+    Returns resolve_quarter's counts plus `mode` (全量匹配 / 增量匹配), `mode_reason`,
+    `changed_sources` and `rows_resolved` (rows actually re-resolved).
+    """
+    if not Path(model_path).exists():
+        raise FileNotFoundError(f"人员匹配模型文件不存在: {model_path} (请先运行 retrain_person_model)")
+    started = dt.datetime.now()
+    now = basis(model_path, key)
+    decision = decide(con, quarter, now, force_full)
+    if decision.incremental:
+        counts = resolve_incremental(con, quarter, decision.changed, model_path=model_path, key=key)
+    else:
+        counts = resolve_quarter(con, quarter, model_path=model_path, key=key)
+        counts["rows_resolved"] = counts["rows"]
+    counts.update(mode=decision.mode, mode_reason=decision.reason, changed_sources=decision.changed)
+    details = {
+        **now,
+        "mode": decision.mode,
+        "reason": decision.reason,
+        "changed_sources": decision.changed,
+        "rows": counts["rows"],
+        "rows_resolved": counts["rows_resolved"],
+        "seconds": counts["seconds_total"],
+        "result_digest": result_digest(con, "work_source_records", quarter),
+    }
+    with warehouse.transaction(con):
+        con.execute(
+            "INSERT INTO run_log (quarter, step, run_id, started_at, finished_at, details) VALUES (?, ?, ?, ?, ?, ?)",
+            [quarter, RUN_LOG_STEP, run_id or uuid.uuid4().hex, started, dt.datetime.now(),
+             json.dumps(details, ensure_ascii=False)],
+        )
+    return counts

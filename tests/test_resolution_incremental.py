@@ -1,0 +1,195 @@
+"""Incremental resolution on a refresh: only the changed sources' rows are resolved again; every
+unchanged row keeps its person; a full run instead when the published result cannot be built on."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+from matchers import warehouse
+from matchers.resolution import incremental, person_ids, spec
+from matchers.resolution.incremental import MODE_FULL, MODE_INCREMENTAL, resolve_with_refresh
+from matchers.resolution.resolve import DEFAULT_MODEL_PATH, resolve_quarter
+from test_resolution import KEY, background, con, load, row, valid_id  # noqa: F401 (fixture)
+
+Q = "2026Q3"
+LI_ID = valid_id("420115", "1962-04-11", "031")
+ZHAO_ID = valid_id("420106", "1975-09-23", "118")
+
+
+def base_rows() -> list[dict]:
+    return background() + [
+        row("assistance", 1, "李秀兰", id_norm=LI_ID, household_id="H1", relation="户主"),
+        row("medical", 1, "李秀兰", id_kind="none", district="江夏区", diagnosis="高血压"),
+        row("poverty", 1, "赵建华", id_norm=ZHAO_ID, district="武昌区"),
+        row("housing", 1, "李秀兰", id_kind="none", district="江夏区"),
+        row("housing", 2, "孙志强", id_kind="none", district="洪山区"),
+        row("housing", 3, "赵建华", id_norm=ZHAO_ID, district="武昌区"),
+        row("housing", 4, "钱玉梅", id_kind="none", district="新洲区"),
+    ]
+
+
+def run(con, **kw) -> dict:
+    return resolve_with_refresh(con, Q, model_path=kw.pop("model_path", DEFAULT_MODEL_PATH), key=KEY, **kw)
+
+
+def assigned(con, table="work_source_records") -> dict[tuple[str, int], str]:
+    return {
+        (s, n): p
+        for s, n, p in con.execute(
+            f"SELECT source, source_row, person_id FROM {table} WHERE quarter = ?", [Q]
+        ).fetchall()
+    }
+
+
+def publish_first(con) -> dict:
+    load(con, base_rows())
+    counts = run(con)
+    assert counts["mode"] == MODE_FULL and "尚未发布" in counts["mode_reason"]
+    warehouse.publish_quarter(con, Q)
+    return assigned(con, "source_records")
+
+
+def test_refresh_with_one_changed_source_resolves_only_that_source(con):
+    before = publish_first(con)
+    rows = [r for r in base_rows() if not (r["source"] == "housing" and r["source_row"] == 4)]  # removed
+    for r in rows:
+        if r["source"] == "housing" and r["source_row"] == 2:
+            r["name_raw"] = "孙志刚"  # a name changed
+    rows.append(row("housing", 5, "周凤英", id_kind="none", district="蔡甸区"))  # added
+    load(con, rows)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL, counts["mode_reason"]
+    assert counts["changed_sources"] == ["housing"]
+    assert counts["rows_resolved"] == 4 and counts["rows"] == len(rows)
+    after = assigned(con)
+    assert set(after) == {(r["source"], r["source_row"]) for r in rows}
+    for k, pid in after.items():
+        if k[0] != "housing":
+            assert pid == before[k], k
+    # unchanged housing rows are resolved again and land where they were
+    assert after[("housing", 1)] == before[("medical", 1)] == before[("housing", 1)]
+    assert after[("housing", 3)] == before[("poverty", 1)] == person_ids.person_id_for_id(KEY, ZHAO_ID)
+    assert after[("housing", 5)] not in set(before.values())
+    # a full run of the same data gives every row the same person
+    con.execute("DELETE FROM work_source_records")
+    resolve_quarter(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY)
+    assert assigned(con) == after
+    # the removed row's ID-less person (no other quarter names her) leaves the index, like a full run
+    warehouse.publish_quarter(con, Q)
+    ids = {r[0] for r in con.execute("SELECT person_id FROM persons").fetchall()}
+    assert before[("housing", 4)] not in ids
+    assert set(after.values()) <= ids
+
+
+def test_unchanged_rows_copy_their_published_resolution_verbatim(con):
+    publish_first(con)
+    rows = base_rows() + [row("housing", 5, "周凤英", id_kind="none", district="蔡甸区")]
+    load(con, rows)
+    assert run(con)["mode"] == MODE_INCREMENTAL
+    cols = "source, source_row, person_id, match_method, match_probability, match_explanation"
+    pub = con.execute(f"SELECT {cols} FROM source_records WHERE source <> 'housing' ORDER BY 1, 2").fetchall()
+    work = con.execute(f"SELECT {cols} FROM work_source_records WHERE source <> 'housing' ORDER BY 1, 2").fetchall()
+    assert work == pub
+
+
+def test_new_row_with_the_valid_id_of_an_existing_person_joins_that_person(con):
+    before = publish_first(con)
+    rows = base_rows() + [
+        row("housing", 5, "李秀兰", id_norm=LI_ID, district="江夏区"),
+        row("housing", 6, "李秀蘭", id_kind="bad_check", id_evidence=LI_ID[:17], id_issue="校验位错误"),
+    ]
+    load(con, rows)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL
+    after = assigned(con)
+    li = before[("assistance", 1)]
+    assert li == person_ids.person_id_for_id(KEY, LI_ID)
+    assert after[("housing", 5)] == li
+    assert after[("housing", 6)] == li
+    method = con.execute(
+        "SELECT match_method FROM work_source_records WHERE source = 'housing' AND source_row = 5"
+    ).fetchall()[0][0]
+    assert method == spec.METHOD_EXACT_ID
+
+
+def test_model_file_changed_since_publish_means_full_resolution(con, tmp_path):
+    publish_first(con)
+    model = tmp_path / "person_model.json"
+    shutil.copy(DEFAULT_MODEL_PATH, model)
+    model.write_bytes(model.read_bytes() + b"\n")  # same model, another file: still not the one published
+    load(con, base_rows() + [row("housing", 5, "周凤英", id_kind="none", district="蔡甸区")])
+    counts = run(con, model_path=model)
+    assert counts["mode"] == MODE_FULL and "模型文件" in counts["mode_reason"]
+    assert counts["rows_resolved"] == counts["rows"]
+    logged = con.execute(
+        "SELECT details->>'mode', details->>'reason' FROM run_log WHERE step = 'resolution' ORDER BY finished_at"
+    ).fetchall()
+    assert [m for m, _ in logged] == [MODE_FULL, MODE_FULL] and "模型文件" in logged[-1][1]
+
+
+def test_other_fallbacks_key_changed_most_rows_changed_not_published_result(con):
+    publish_first(con)
+    load(con, base_rows() + [row("housing", 5, "周凤英", id_kind="none", district="蔡甸区")])
+    other_key = resolve_with_refresh(con, Q, model_path=DEFAULT_MODEL_PATH, key=b"another-key")
+    assert other_key["mode"] == MODE_FULL and "密钥" in other_key["mode_reason"]
+    # that run was not published: the published result has no matching record of the new key, but
+    # the earlier record still describes it
+    assert run(con)["mode"] == MODE_INCREMENTAL
+    # most rows in changed sources
+    rows = [dict(r, name_raw=r["name_raw"] + "某") if r["source"] == "medical" else r for r in base_rows()]
+    load(con, rows)
+    counts = run(con)
+    assert counts["mode"] == MODE_FULL and "超过一半" in counts["mode_reason"]
+    # forced by the run's configuration
+    assert run(con, force_full=True)["mode"] == MODE_FULL
+
+
+def test_published_by_an_older_version_without_a_record_means_full_resolution(con):
+    publish_first(con)
+    con.execute("DELETE FROM run_log WHERE step = 'resolution'")
+    counts = run(con)
+    assert counts["mode"] == MODE_FULL and "找不到" in counts["mode_reason"]
+
+
+def test_nothing_changed_copies_the_published_result(con):
+    before = publish_first(con)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL and counts["rows_resolved"] == 0
+    assert assigned(con) == before
+
+
+def test_officers_reviews_are_untouched(con):
+    publish_first(con)
+    con.execute(
+        "INSERT INTO reviews (flag_id, decision, note, reviewer, decided_at, quarter) VALUES (?, ?, ?, ?, ?, ?)",
+        ["F1", "已核实", "入户核查", "张三", dt.datetime(2026, 10, 1, 9, 0), Q],
+    )
+    reviews = con.execute("SELECT * FROM reviews").fetchall()
+    load(con, base_rows() + [row("housing", 5, "周凤英", id_kind="none", district="蔡甸区")])
+    assert run(con)["mode"] == MODE_INCREMENTAL
+    warehouse.publish_quarter(con, Q)
+    assert con.execute("SELECT * FROM reviews").fetchall() == reviews
+
+
+def test_household_members_are_rebuilt_from_the_whole_quarter(con):
+    publish_first(con)
+    hh_before = con.execute("SELECT * FROM household_members ORDER BY ALL").fetchall()
+    assert hh_before
+    load(con, base_rows() + [row("housing", 5, "周凤英", id_kind="none", district="蔡甸区")])
+    run(con)
+    hh_after = con.execute("SELECT * FROM work_household_members ORDER BY ALL").fetchall()
+    assert hh_after == hh_before
+
+
+def test_decision_reports_changed_sources_by_row_content(con):
+    publish_first(con)
+    now = incremental.basis(DEFAULT_MODEL_PATH, KEY)
+    d = incremental.decide(con, Q, now)
+    assert d.incremental and d.changed == []
+    rows = base_rows()
+    rows[-1] = dict(rows[-1], district="江岸区")  # one cell of one housing row
+    load(con, rows)
+    d = incremental.decide(con, Q, now)
+    assert d.incremental and d.changed == ["housing"] and d.rows_changed == 4
+    assert "(housing)" in d.reason and "4 行" in d.reason
