@@ -9,9 +9,11 @@ are resolved, with the same model, thresholds, blocking and comparisons as the f
 - a valid ID goes to that ID's person (the person_id it had, else the keyed hash: the full run's
   rule);
 - a row without a valid ID is linked against the persons of the quarter: every published person is
-  an anchor node (as in the full run), and the unchanged rows of the quarter add their own profiles
-  (name variants, street, community, diagnosis) and household context to their person's node; the
-  unchanged rows are already resolved, so blocking only pairs the changed ID-less rows.
+  an anchor node (as in the full run), the unchanged rows with a valid ID sit on their ID's node and
+  every unchanged row without one has a node of its own tied to its published person, with its own
+  profile (name variant, street, community, diagnosis) and household context; so the nodes, term
+  frequencies and household context are the full run's. The unchanged rows are already resolved,
+  so blocking only pairs the changed ID-less rows.
 
 Differences from a full run, by design: an incremental run never merges two existing persons (a
 changed row joins at most one of them, its strongest link; merging is the full run's job), and
@@ -198,9 +200,37 @@ SELECT s.quarter, s.source, s.source_file, s.source_row, s.person_id,
        s.id_norm, s.id_kind, s.id_evidence, s.name_norm, s.name_key, s.name_pinyin, s.surname_pinyin,
        s.name_wildcard, s.id_birth_date, s.sex, s.id_sex, s.district, s.street, s.community, s.diagnosis,
        s.household_id, s.relation, s.guardian_id_norm,
-       CASE WHEN p.id_number IS NOT NULL THEN 'I:' || p.id_number ELSE 'P:' || p.person_id END AS node_key
+       CASE WHEN s.id_norm IS NOT NULL THEN 'I:' || s.id_norm
+            ELSE 'K:' || s.source || '|' || s.source_file || '|' || s.source_row END AS node_key,
+       CASE WHEN p.id_number IS NOT NULL THEN 'I:' || p.id_number ELSE 'P:' || p.person_id END AS person_node_key
 FROM source_records s JOIN persons p USING (person_id)
 WHERE s.quarter = $quarter AND NOT list_contains($changed::VARCHAR[], s.source)
+"""
+
+# sql_text.NODES plus a node per unchanged row without a valid ID ('K:'), as the full run has one
+# per such row ('R:'): the same nodes, so the same term frequencies and household context.
+NODES = """
+CREATE OR REPLACE TEMP TABLE res_nodes AS
+SELECT row_number() OVER (ORDER BY node_key) - 1 AS node, node_key,
+       node_key LIKE 'I:%' AS valid
+FROM (
+    SELECT CASE WHEN id_norm IS NOT NULL THEN 'I:' || id_norm ELSE 'R:' || rid END AS node_key
+    FROM res_rows
+    UNION
+    SELECT node_key FROM res_anchors
+    UNION
+    SELECT node_key FROM res_kept WHERE node_key LIKE 'K:%'
+)
+"""
+
+# Each unchanged row without a valid ID is tied to its published person's node (an edge no weight
+# can outbid): a changed row linking to it joins that person, as in the full run.
+KEPT_TIES = """
+SELECT n.node AS node_l, pn.node AS node_r
+FROM res_kept k
+JOIN res_nodes n ON n.node_key = k.node_key
+JOIN res_nodes pn ON pn.node_key = k.person_node_key
+WHERE k.node_key LIKE 'K:%'
 """
 
 ROWS = """
@@ -210,8 +240,8 @@ FROM stg_records
 WHERE quarter = $quarter AND list_contains($changed::VARCHAR[], source)
 """
 
-# The profiles of the full run (sql_text.PROFILES) plus one per distinct unchanged row, on its
-# person's node and already resolved (never the unresolved side of a block).
+# The profiles of the full run (sql_text.PROFILES) plus one per distinct unchanged row, on its node
+# and already resolved (never the unresolved side of a block).
 PROFILES = sql_text.PROFILES.replace(
     "        FROM res_anchors a JOIN res_nodes n USING (node_key)\n",
     """        FROM res_anchors a JOIN res_nodes n USING (node_key)
@@ -240,8 +270,7 @@ PROFILES = sql_text.PROFILES.replace(
 )
 assert PROFILES != sql_text.PROFILES, "sql_text.PROFILES changed shape: update incremental.PROFILES"
 
-# sql_text.CONTEXT over every row of the quarter: the changed rows on their own nodes, the
-# unchanged ones on their person's node.
+# sql_text.CONTEXT over every row of the quarter (changed and unchanged rows on their nodes).
 CONTEXT = """
 CREATE OR REPLACE TEMP TABLE res_ctx AS
 WITH all_rows AS (
@@ -385,7 +414,7 @@ def resolve_incremental(
     con.execute(KEPT, p)
     con.execute(ROWS, p)
     con.execute(sql_text.ANCHORS)
-    con.execute(sql_text.NODES)
+    con.execute(NODES)
     con.execute(sql_text.ROW_NODES)
     con.execute(PROFILES)
     t1 = time.perf_counter()
@@ -424,10 +453,16 @@ def resolve_incremental(
         .with_columns(match_explanation=_explanation_expr())
         .select("node_l", "node_r", "match_weight", "match_probability", "match_explanation")
     )
+    ties = con.sql(KEPT_TIES).pl()
+    tie_weight = np.full(len(ties), 1e12)
     labels, kept, cut = cluster.guarded_clusters(
-        n_nodes, edges["node_l"].to_numpy(), edges["node_r"].to_numpy(), edges["match_weight"].to_numpy(), fixed_code
+        n_nodes,
+        np.concatenate([edges["node_l"].to_numpy(), ties["node_l"].to_numpy()]),
+        np.concatenate([edges["node_r"].to_numpy(), ties["node_r"].to_numpy()]),
+        np.concatenate([edges["match_weight"].to_numpy(), tie_weight]),
+        fixed_code,
     )
-    edges = edges.filter(pl.Series(kept))
+    edges = edges.filter(pl.Series(kept[: len(edges)]))
     _put(con, "res_labels", pl.DataFrame({"node": np.arange(n_nodes), "label": labels}))
     best = (
         pl.concat(

@@ -1,0 +1,134 @@
+"""Incremental refresh vs full re-run: the same changed data resolved both ways, person_id compared
+per row, with the resolve step's wall, CPU and peak RSS of each (each in its own child process).
+
+    python -m bench.refresh_agreement --data bench/out/data_100000_4242 \
+        --warehouse-from bench/out/run_100000 --work-dir /tmp/refresh_agree
+
+The quarter's extracts and a warehouse where the earlier quarter and this one were run are copied
+into --work-dir (the originals are never written). Steps: re-load housing from the original file and
+resolve the quarter in full and publish (the published state a refresh builds on); change one row of
+the housing file the way bench/run.py does (`change_one_row`) and load it; resolve incrementally;
+resolve in full (forced) on the same data; compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+QUARTER = "2026Q3"
+
+
+def _child(step: str, work: Path) -> dict:
+    from assets.extracts import load_source
+    from matchers import warehouse
+    from matchers.resolution import model_path
+    from matchers.resolution.incremental import resolve_with_refresh
+    from matchers.resolution.person_ids import load_or_create_key
+
+    wh = work / "warehouse.duckdb"
+    extracts = work / "extracts"
+    key = load_or_create_key(wh)
+    con = warehouse.connect(wh)
+    out: dict = {"step": step}
+    t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
+    if step == "prepare":
+        load_source(con, str(extracts), QUARTER, "housing")
+        counts = resolve_with_refresh(con, QUARTER, model_path=model_path(), key=key, force_full=True)
+        warehouse.publish_quarter(con, QUARTER)
+    elif step == "load":
+        load_source(con, str(extracts), QUARTER, "housing")
+        counts = {}
+    else:
+        counts = resolve_with_refresh(con, QUARTER, model_path=model_path(), key=key, force_full=(step == "full"))
+        con.sql(
+            "SELECT source, source_file, source_row, person_id, match_method, match_probability "
+            "FROM work_source_records WHERE quarter = ?", params=[QUARTER]
+        ).pl().write_parquet(work / f"{step}.parquet")
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    out.update(
+        wall_seconds=round(time.perf_counter() - t0, 2),
+        cpu_seconds=round((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), 2),
+        peak_rss_mb=round(r1.ru_maxrss / 1024),
+        load_average=[round(x, 2) for x in os.getloadavg()],
+        **{k: counts[k] for k in ("mode", "mode_reason", "rows", "rows_resolved", "candidate_pairs",
+                                   "seconds_steps") if k in counts},
+    )
+    con.close()
+    return out
+
+
+def _run(step: str, work: Path) -> dict:
+    res = subprocess.run(
+        [sys.executable, "-m", "bench.refresh_agreement", "--child", step, "--work-dir", str(work)],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+    )
+    if res.returncode:
+        raise SystemExit(f"{step} 失败:\n{res.stderr[-3000:]}")
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    print(json.dumps(report, ensure_ascii=False), file=sys.stderr)
+    return report
+
+
+def compare(work: Path) -> dict:
+    import polars as pl
+
+    inc = pl.read_parquet(work / "incremental.parquet")
+    full = pl.read_parquet(work / "full.parquet")
+    key = ["source", "source_file", "source_row"]
+    j = inc.join(full, on=key, how="full", suffix="_full", coalesce=True)
+    diff = j.filter(pl.col("person_id").ne_missing(pl.col("person_id_full")))
+    by_source = diff.group_by("source").len().sort("source").rows()
+    return {
+        "rows": inc.height,
+        "rows_full": full.height,
+        "differ": diff.height,
+        "differ_by_source": dict(by_source),
+        "examples": diff.head(20).select(
+            *key, "match_method", "match_probability", "match_method_full", "match_probability_full"
+        ).to_dicts(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path)
+    ap.add_argument("--warehouse-from", type=Path)
+    ap.add_argument("--work-dir", type=Path, required=True)
+    ap.add_argument("--child")
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(_child(args.child, args.work_dir), ensure_ascii=False))
+        return 0
+    from bench.run import change_one_row
+
+    work = args.work_dir
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "extracts").mkdir(parents=True)
+    shutil.copytree(args.data / "extracts" / QUARTER, work / "extracts" / QUARTER)
+    shutil.copy(args.warehouse_from / "warehouse.duckdb", work / "warehouse.duckdb")
+    shutil.copy(args.warehouse_from / "person_id.key", work / "person_id.key")
+    os.environ.setdefault("DUCKDB_MEMORY_LIMIT", "4GB")
+    os.environ.setdefault("DUCKDB_TEMP_DIR", str(work / "duckdb_tmp"))
+    result = {"prepare": _run("prepare", work)}
+    housing = sorted((work / "extracts" / QUARTER).glob("housing*.csv"))[0]
+    change_one_row(housing)
+    result["load"] = _run("load", work)
+    result["incremental"] = _run("incremental", work)
+    result["full"] = _run("full", work)
+    result["agreement"] = compare(work)
+    (work / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+    print(json.dumps(result["agreement"], ensure_ascii=False, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
