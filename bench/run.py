@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import io
 import json
 import os
@@ -164,6 +165,15 @@ def child_job(spec: dict) -> dict:
             "persons": con.execute("SELECT count(*) FROM persons").fetchone()[0],
             "flags": con.execute("SELECT count(*) FROM flags WHERE quarter = ?", [quarter]).fetchone()[0],
         }
+        # how the resolve step of this run resolved (全量匹配 / 增量匹配) and how many rows it re-resolved
+        logged = con.execute(
+            "SELECT details FROM run_log WHERE quarter = ? AND step = 'resolution' AND started_at >= ? "
+            "ORDER BY finished_at DESC LIMIT 1",
+            [quarter, datetime.datetime.fromtimestamp(t0)],
+        ).fetchall()
+        if logged:
+            d = json.loads(logged[0][0]) if isinstance(logged[0][0], str) else logged[0][0]
+            report["resolution"] = {k: d.get(k) for k in ("mode", "reason", "rows_resolved", "changed_sources")}
     finally:
         con.close()
     return report
@@ -288,6 +298,8 @@ def summarise_job(report: dict, refresh: bool = False) -> dict:
         if stage == "ingest":  # rows read from the files of the sources it ingested
             srcs = {s["step"].removeprefix("extract_") for s in steps if s["step"].startswith("extract_")}
             n = sum(v for k, v in rows["extract_data_rows_by_source"].items() if k in srcs)
+        elif stage == "resolve" and report.get("resolution", {}).get("rows_resolved") is not None:
+            n = report["resolution"]["rows_resolved"]  # an incremental refresh re-resolves only these
         else:
             n = rows["records"]
         stages[stage] = {
@@ -297,6 +309,7 @@ def summarise_job(report: dict, refresh: bool = False) -> dict:
             "cpu_seconds": round(sum(s.get("cpu_seconds", 0.0) for s in steps), 2),
             "peak_rss_mb": max(s["peak_rss_mb"] for s in steps),
             "steps": {s["step"]: s["seconds"] for s in steps},
+            **({"mode": report["resolution"]["mode"]} if stage == "resolve" and "resolution" in report else {}),
         }
     return {
         "success": report["success"],
@@ -308,6 +321,7 @@ def summarise_job(report: dict, refresh: bool = False) -> dict:
         "peak_rss_mb": report["peak_rss_mb"],
         "stages": stages,
         "rows": rows,
+        **({"resolution": report["resolution"]} if "resolution" in report else {}),
         **({"changed": report.get("refresh_changed"), "plan_seconds": report.get("refresh_plan_seconds")}
            if refresh else {}),
         **({"failures": report["failures"]} if "failures" in report else {}),
@@ -453,7 +467,7 @@ def _print_stages(title: str, run: dict) -> None:
     print(f"\n{title}: 作业 {run['job_seconds']:.1f} 秒(CPU {run.get('job_cpu_seconds')} 秒,进程 {run['process_seconds']:.1f} 秒),"
           f"峰值内存 {_mb(run['peak_rss_mb'])},负载 {run.get('load_average')}")
     for stage, s in run["stages"].items():
-        print(f"  {stage:8s} {s['seconds']:8.1f} 秒  CPU {s.get('cpu_seconds', 0):8.1f} 秒  {s['rows']:>9} 行  "
+        print(f"  {stage:8s} {s.get('mode', ''):4s} {s['seconds']:8.1f} 秒  CPU {s.get('cpu_seconds', 0):8.1f} 秒  {s['rows']:>9} 行  "
               f"{s['rows_per_second'] or 0:>9} 行/秒  峰值 {_mb(s['peak_rss_mb'])}")
 
 
@@ -466,6 +480,8 @@ def _miss(value: float, target: float, lower_is_better: bool = True) -> str:
 
 
 def _stage_row(stage: str, s: dict) -> list[str]:
+    if s.get("mode"):
+        stage = f"{stage}({s['mode']})"
     return [f"  {stage}", f"{s['seconds']:.1f} 秒(CPU {s.get('cpu_seconds', 0):.1f} 秒)",
             f"{s['rows']} 行,{s['rows_per_second'] or 0} 行/秒", f"峰值 {_mb(s['peak_rss_mb'])}"]
 

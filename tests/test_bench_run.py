@@ -5,7 +5,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from bench.run import STAGES, change_one_row, stage_of, summarise_job
+from bench.run import STAGES, _stage_row, change_one_row, stage_of, summarise_job
 from matchers.extract_reader import read_extract_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +65,20 @@ def test_summary_sums_steps_per_stage_and_counts_only_ingested_sources():
     assert s["stages"]["resolve"]["rows_per_second"] == 250
     assert s["stages"]["exports"]["seconds"] == 2.5 and s["stages"]["exports"]["peak_rss_mb"] == 600
     assert "flags" not in s["stages"] and s["changed"] == ["housing"]
+
+
+def test_summary_of_an_incremental_refresh_counts_the_rows_re_resolved():
+    report = {
+        "success": True, "job_seconds": 10.0, "process_seconds": 12.0, "peak_rss_mb": 900,
+        "rows": {"records": 1000, "extract_data_rows": 1100, "extract_data_rows_by_source": {"housing": 100}},
+        "steps": [{"step": "source_records", "stage": "resolve", "seconds": 2.0, "peak_rss_mb": 900}],
+        "resolution": {"mode": "增量匹配", "reason": "…", "rows_resolved": 100, "changed_sources": ["housing"]},
+        "refresh_changed": ["housing"],
+    }
+    s = summarise_job(report, refresh=True)
+    assert s["stages"]["resolve"]["rows"] == 100 and s["stages"]["resolve"]["mode"] == "增量匹配"
+    assert s["resolution"]["rows_resolved"] == 100
+    assert _stage_row("resolve", s["stages"]["resolve"])[0] == "  resolve(增量匹配)"
 
 
 def test_sampler_cpu_between_two_moments_uses_the_nearest_samples():
