@@ -71,10 +71,13 @@ def test_refresh_with_one_changed_source_resolves_only_that_source(con):
     assert after[("housing", 1)] == before[("medical", 1)] == before[("housing", 1)]
     assert after[("housing", 3)] == before[("poverty", 1)] == person_ids.person_id_for_id(KEY, ZHAO_ID)
     assert after[("housing", 5)] not in set(before.values())
-    # a full run of the same data gives every row the same person
+    # a full run of the same data gives every row the same person, and the same persons index
+    index = "SELECT * FROM work_persons ORDER BY person_id"
+    persons_incremental = con.execute(index).fetchall()
     con.execute("DELETE FROM work_source_records")
     resolve_quarter(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY)
     assert assigned(con) == after
+    assert con.execute(index).fetchall() == persons_incremental
     # the removed row's ID-less person (no other quarter names her) leaves the index, like a full run
     warehouse.publish_quarter(con, Q)
     ids = {r[0] for r in con.execute("SELECT person_id FROM persons").fetchall()}

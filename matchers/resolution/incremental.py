@@ -315,18 +315,27 @@ JOIN earlier b ON b.via = a.via AND b.node <> a.node
 JOIN res_nodes n ON n.node = b.node AND n.valid
 """
 
-# The index after the run, as sql_text.PERSONS builds it: attributes from every row of the quarter
-# (changed rows with their new person, unchanged rows with the published one), earlier persons kept
-# while another quarter names them. No existing person is merged, so each anchor is its own.
+# The index after the run, as sql_text.PERSONS builds it, recomputed only for the persons the
+# change touches (a changed row now or in the published result): for every other person the rows
+# are the published ones, so the published index row is what a recomputation gives. Attributes from
+# every row of the quarter of that person; an earlier person kept while another quarter names them.
+# No existing person is merged, so each anchor is its own.
 PERSONS = """
-WITH all_rows AS (
+WITH touched AS (
+    SELECT person_id FROM res_out
+    UNION
+    SELECT person_id FROM source_records WHERE quarter = $quarter AND list_contains($changed::VARCHAR[], source)
+),
+all_rows AS (
     SELECT person_id, source, source_file, source_row, id_norm, name_norm, name_key, name_pinyin,
            surname_pinyin, sex, id_sex, id_birth_date, id_kind, id_evidence, district
     FROM res_out
     UNION ALL
     SELECT person_id, source, source_file, source_row, id_norm, name_norm, name_key, name_pinyin,
            surname_pinyin, sex, id_sex, id_birth_date, id_kind, id_evidence, district
-    FROM source_records WHERE quarter = $quarter AND NOT list_contains($changed::VARCHAR[], source)
+    FROM source_records
+    WHERE quarter = $quarter AND NOT list_contains($changed::VARCHAR[], source)
+      AND person_id IN (SELECT person_id FROM touched)
 ),
 row_people AS (
     SELECT *, row_number() OVER (ORDER BY source, source_file, source_row) - 1 AS rid,
@@ -348,10 +357,12 @@ from_rows AS (
     FROM row_people
     GROUP BY person_id
 ),
-kept_anchors AS (
+touched_anchors AS (
     SELECT * FROM persons a
-    WHERE a.person_id IN (SELECT person_id FROM source_records WHERE quarter <> $quarter)
-       OR a.person_id IN (SELECT person_id FROM from_rows)
+    WHERE a.person_id IN (SELECT person_id FROM touched)
+      AND (a.person_id IN (SELECT person_id FROM from_rows)
+           OR a.person_id IN (SELECT person_id FROM source_records
+                              WHERE quarter <> $quarter AND person_id IN (SELECT person_id FROM touched)))
 )
 SELECT coalesce(r.person_id, a.person_id) AS person_id,
        coalesce(r.id_number, a.id_number) AS id_number,
@@ -367,7 +378,7 @@ SELECT coalesce(r.person_id, a.person_id) AS person_id,
        CASE WHEN r.person_id IS NULL THEN a.last_quarter
             ELSE greatest(coalesce(a.last_quarter, $quarter), $quarter) END AS last_quarter
 FROM from_rows r
-FULL OUTER JOIN kept_anchors a USING (person_id)
+FULL OUTER JOIN touched_anchors a USING (person_id)
 """
 
 OUT = """
@@ -478,9 +489,12 @@ def resolve_incremental(
     con.execute(sql_text.CLUSTER_FACTS)
     # A person with unchanged rows this quarter is a cluster with rows too: it keeps its person_id
     # against a changed row that had it before (the full run's precedence).
+    # (A cluster without a changed row keeps its anchor's person_id (rule 1 or 2 of the precedence):
+    # its valid ID need not be hashed again.)
     facts = con.sql(
         """
-        SELECT f.* REPLACE (coalesce(f.n_rows, 0) + coalesce(k.n, 0) AS n_rows)
+        SELECT f.* REPLACE (coalesce(f.n_rows, 0) + coalesce(k.n, 0) AS n_rows,
+                            CASE WHEN f.n_rows > 0 THEN f.valid_id END AS valid_id)
         FROM res_cluster_facts f
         LEFT JOIN (
             SELECT l.label, count(*) AS n
@@ -513,7 +527,16 @@ def resolve_incremental(
                 "WHERE quarter = $quarter AND NOT list_contains($changed::VARCHAR[], source)",
                 p,
             )
-            warehouse.replace_rows(con, "work_persons", {}, "res_persons_df")
+            # untouched persons: the published index rows as they are; touched ones recomputed
+            con.execute("DELETE FROM work_persons")
+            con.execute(
+                "INSERT INTO work_persons BY NAME SELECT * FROM persons "
+                "WHERE person_id NOT IN (SELECT person_id FROM res_out) AND person_id NOT IN ("
+                "SELECT person_id FROM source_records WHERE quarter = $quarter "
+                "AND list_contains($changed::VARCHAR[], source))",
+                p,
+            )
+            con.execute("INSERT INTO work_persons BY NAME SELECT * FROM res_persons_df")
             households.write_household_members(con, quarter)
     finally:
         warehouse.unregister(con, "res_persons_df")
