@@ -137,8 +137,12 @@ def test_other_fallbacks_key_changed_most_rows_changed_not_published_result(con)
     other_key = resolve_with_refresh(con, Q, model_path=DEFAULT_MODEL_PATH, key=b"another-key")
     assert other_key["mode"] == MODE_FULL and "密钥" in other_key["mode_reason"]
     # that run was not published: the published result has no matching record of the new key, but
-    # the earlier record still describes it
+    # the earlier record still describes it; the work table, left by that run, is rebuilt
     assert run(con)["mode"] == MODE_INCREMENTAL
+    cols = "source, source_row, person_id, match_method, match_probability, match_explanation"
+    pub = con.execute(f"SELECT {cols} FROM source_records WHERE source <> 'housing' ORDER BY 1, 2").fetchall()
+    work = con.execute(f"SELECT {cols} FROM work_source_records WHERE source <> 'housing' ORDER BY 1, 2").fetchall()
+    assert work == pub
     # most rows in changed sources
     rows = [dict(r, name_raw=r["name_raw"] + "某") if r["source"] == "medical" else r for r in base_rows()]
     load(con, rows)

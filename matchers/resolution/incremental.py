@@ -108,9 +108,12 @@ def _row_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [c for c in warehouse.table_columns(con, "stg_records")]
 
 
-def source_digests(con: duckdb.DuckDBPyConnection, table: str, quarter: str) -> dict[str, tuple[int, str]]:
-    """Per source: (rows, order-free digest of every staged column of every row)."""
-    cols = ", ".join(f'"{c}"' for c in _row_columns(con))
+def source_digests(
+    con: duckdb.DuckDBPyConnection, table: str, quarter: str, with_resolution: bool = False
+) -> dict[str, tuple[int, str]]:
+    """Per source: (rows, order-free digest of every staged column of every row; with the
+    resolution columns too when asked)."""
+    cols = ", ".join(f'"{c}"' for c in _row_columns(con) + (list(_RESOLUTION_COLUMNS) if with_resolution else []))
     return {
         s: (int(n), str(d))
         for s, n, d in con.execute(
@@ -518,15 +521,30 @@ def resolve_incremental(
         },
     )
     persons_rel = con.sql(PERSONS, params=p).pl()
+    # The work table still holds the published rows of every unchanged source (it does after a
+    # publish; not after an unpublished run): then they need not be copied again.
+    pub = source_digests(con, "source_records", quarter, with_resolution=True)
+    work = source_digests(con, "work_source_records", quarter, with_resolution=True)
+    work_holds_published = all(work.get(src) == d for src, d in pub.items() if src not in changed) and not [
+        src for src in work if src not in pub and src not in changed
+    ]
     warehouse.register(con, "res_persons_df", persons_rel)
     try:
         with warehouse.transaction(con):
-            warehouse.replace_rows(con, "work_source_records", {"quarter": quarter}, "res_out")
-            con.execute(
-                "INSERT INTO work_source_records BY NAME SELECT * FROM source_records "
-                "WHERE quarter = $quarter AND NOT list_contains($changed::VARCHAR[], source)",
-                p,
-            )
+            if work_holds_published:  # the usual case: only the changed sources' rows are replaced
+                con.execute(
+                    "DELETE FROM work_source_records WHERE quarter = $quarter "
+                    "AND list_contains($changed::VARCHAR[], source)",
+                    p,
+                )
+                con.execute("INSERT INTO work_source_records BY NAME SELECT * FROM res_out")
+            else:
+                warehouse.replace_rows(con, "work_source_records", {"quarter": quarter}, "res_out")
+                con.execute(
+                    "INSERT INTO work_source_records BY NAME SELECT * FROM source_records "
+                    "WHERE quarter = $quarter AND NOT list_contains($changed::VARCHAR[], source)",
+                    p,
+                )
             # untouched persons: the published index rows as they are; touched ones recomputed
             con.execute("DELETE FROM work_persons")
             con.execute(
