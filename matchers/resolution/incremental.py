@@ -45,7 +45,7 @@ from matchers.contract import SOURCE_LABELS
 from matchers.resolution import blocking, cluster, households, spec, sql_text
 from matchers.resolution.compare import LEVEL_COLUMNS, NULL, compare_pairs
 from matchers.resolution.model import Model
-from matchers.resolution.resolve import _choose_person_ids, _explanation_expr, resolve_quarter
+from matchers.resolution.resolve import _choose_person_ids, _link_edges, resolve_quarter
 
 MODE_FULL = "全量匹配"
 MODE_INCREMENTAL = "增量匹配"
@@ -273,6 +273,14 @@ PROFILES = sql_text.PROFILES.replace(
 )
 assert PROFILES != sql_text.PROFILES, "sql_text.PROFILES changed shape: update incremental.PROFILES"
 
+# sql_text.NODE_ROWS over every row of the quarter (changed and unchanged rows on their nodes).
+NODE_ROWS = """
+CREATE OR REPLACE TEMP VIEW res_node_rows AS
+SELECT rn.node, r.source, r.diagnosis FROM res_rows r JOIN res_row_nodes rn USING (rid)
+UNION ALL
+SELECT n.node, k.source, k.diagnosis FROM res_kept k JOIN res_nodes n USING (node_key)
+"""
+
 # sql_text.CONTEXT over every row of the quarter (changed and unchanged rows on their nodes).
 CONTEXT = """
 CREATE OR REPLACE TEMP TABLE res_ctx AS
@@ -406,7 +414,7 @@ LEFT JOIN res_best b ON b.node = rn.node AND r.id_norm IS NULL
 
 _TEMP_TABLES = (
     "res_kept", "res_rows", "res_anchors", "res_nodes", "res_row_nodes", "res_profiles", "res_pairs",
-    "res_ctx", "res_node_pairs", "res_pair_household", "res_labels", "res_cluster_facts",
+    "res_ctx", "res_node_pairs", "res_pair_household", "res_node_diag", "res_node_meds", "res_labels", "res_cluster_facts",
     "res_cluster_pid", "res_best", "res_out",
 )
 
@@ -431,6 +439,8 @@ def resolve_incremental(
     con.execute(NODES)
     con.execute(sql_text.ROW_NODES)
     con.execute(PROFILES)
+    con.execute(NODE_ROWS)
+    con.execute(sql_text.NODE_DIAGNOSES)
     t1 = time.perf_counter()
     stats = blocking.build_pairs(con)
     t_pairs = time.perf_counter()
@@ -460,13 +470,8 @@ def resolve_incremental(
         *[pl.lit(0.0).alias(f"w_{c.key}") for c in spec.COMPARISONS],
         match_weight=pl.lit(0.0), match_probability=pl.lit(0.0),
     )
-    edges = (
-        scored.filter(pl.col("match_probability") >= spec.REVIEW_PROBABILITY)
-        .sort(["match_weight", "pid_l", "pid_r"], descending=[True, False, False])
-        .unique(["node_l", "node_r"], keep="first", maintain_order=True)
-        .with_columns(match_explanation=_explanation_expr())
-        .select("node_l", "node_r", "match_weight", "match_probability", "match_explanation")
-    )
+    valid = con.sql("SELECT valid FROM res_nodes ORDER BY node").pl()["valid"].to_numpy()
+    edges = _link_edges(scored, np.where(valid, 1, -1) if n_nodes else np.zeros(0, dtype=np.int64))
     ties = con.sql(KEPT_TIES).pl()
     tie_weight = np.full(len(ties), 1e12)
     labels, kept, cut = cluster.guarded_clusters(
@@ -592,6 +597,7 @@ def resolve_incremental(
         "seconds_total": round(time.perf_counter() - t0, 2),
         "model_version": model.version,
     }
+    con.execute("DROP VIEW IF EXISTS res_node_rows")
     for t in _TEMP_TABLES:
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return result

@@ -41,6 +41,7 @@ def prepare_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> tuple[pl
     con.execute(sql_text.NODES)
     con.execute(sql_text.ROW_NODES)
     con.execute(sql_text.PROFILES)
+    con.execute(sql_text.NODE_ROWS)
     con.execute(sql_text.NODE_DIAGNOSES)
     t1 = time.perf_counter()
     stats = blocking.build_pairs(con)
@@ -389,8 +390,9 @@ def resolve_quarter(
         "seconds_total": round(time.perf_counter() - t0, 2),
         "model_version": model.version,
     }
+    con.execute("DROP VIEW IF EXISTS res_node_rows")
     for t in ("res_rows", "res_anchors", "res_nodes", "res_row_nodes", "res_profiles", "res_pairs",
-              "res_ctx", "res_node_pairs", "res_pair_household",
+              "res_ctx", "res_node_pairs", "res_pair_household", "res_node_diag", "res_node_meds",
               "res_labels", "res_cluster_facts", "res_cluster_pid", "res_best", "res_out"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return result

@@ -42,17 +42,23 @@ JOIN res_nodes n
 # res_node_meds says whether a node has settled anything this quarter, known only for a person by
 # valid ID with rows this quarter (all their rows are there) and for a settlement row itself: a
 # lone row without a valid ID from another roll says nothing about its person's settlements.
+# Over res_node_rows(node, source, diagnosis): every row of the quarter on its node (NODE_ROWS here;
+# an incremental refresh adds its unchanged rows).
+NODE_ROWS = """
+CREATE OR REPLACE TEMP VIEW res_node_rows AS
+SELECT rn.node, r.source, r.diagnosis FROM res_rows r JOIN res_row_nodes rn USING (rid)
+"""
+
 NODE_DIAGNOSES = """
 CREATE OR REPLACE TEMP TABLE res_node_diag AS
-SELECT DISTINCT rn.node, r.diagnosis
-FROM res_rows r JOIN res_row_nodes rn USING (rid)
-WHERE r.source = 'medical' AND r.diagnosis IS NOT NULL;
+SELECT DISTINCT node, diagnosis FROM res_node_rows
+WHERE source = 'medical' AND diagnosis IS NOT NULL;
 
 CREATE OR REPLACE TEMP TABLE res_node_meds AS
-SELECT rn.node, bool_or(r.source = 'medical') AS meds
-FROM res_rows r JOIN res_row_nodes rn USING (rid) JOIN res_nodes n USING (node)
+SELECT r.node, bool_or(r.source = 'medical') AS meds
+FROM res_node_rows r JOIN res_nodes n USING (node)
 WHERE n.valid OR r.source = 'medical'
-GROUP BY rn.node;
+GROUP BY r.node;
 """
 
 PROFILES = """
