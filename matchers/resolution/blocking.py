@@ -68,11 +68,8 @@ def build_pairs(con: duckdb.DuckDBPyConnection) -> dict:
                 {"rule": rule.key, "blocks": int(blocks), "profiles": int(profiles), "largest_pairs": int(largest)}
             )
         con.execute(_PAIRS_SQL.format(key=rule.sql), [cap, cap])
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE res_pairs AS "
-        "SELECT row_number() OVER (ORDER BY pid_l, pid_r) - 1 AS pair_no, pid_l, pid_r "
-        "FROM (SELECT DISTINCT pid_l, pid_r FROM res_pairs)"
-    )
+    # No ordering or numbering: the pairs are read once, as one stream (resolve._compared_batches).
+    con.execute("CREATE OR REPLACE TEMP TABLE res_pairs AS SELECT DISTINCT pid_l, pid_r FROM res_pairs")
     n_pairs = con.execute("SELECT count(*) FROM res_pairs").fetchall()[0][0]
     con.execute("DROP TABLE IF EXISTS res_block_keys")
     con.execute("DROP TABLE IF EXISTS res_block_sizes")

@@ -43,9 +43,14 @@ import polars as pl
 from matchers import warehouse
 from matchers.contract import SOURCE_LABELS
 from matchers.resolution import blocking, cluster, households, spec, sql_text
-from matchers.resolution.compare import LEVEL_COLUMNS, NULL, compare_pairs
 from matchers.resolution.model import Model
-from matchers.resolution.resolve import _choose_person_ids, _link_edges, resolve_quarter
+from matchers.resolution.resolve import (
+    _choose_person_ids,
+    _compared_batches,
+    _empty_levels,
+    _link_edges,
+    resolve_quarter,
+)
 
 MODE_FULL = "全量匹配"
 MODE_INCREMENTAL = "增量匹配"
@@ -448,17 +453,9 @@ def resolve_incremental(
     con.execute(sql_text.NODE_PAIRS)
     con.execute(sql_text.PAIR_HOUSEHOLD)
     t2 = time.perf_counter()
-    keep = ["pid_l", "pid_r", "node_l", "node_r", "tf_name_key", "tf_name_pinyin", *LEVEL_COLUMNS]
-    chunks = []
-    for start in range(0, max(stats["pairs"], 1), spec.PAIR_CHUNK):
-        batch = con.sql(sql_text.PAIR_ATTRIBUTES, params={"start": start, "stop": start + spec.PAIR_CHUNK}).pl()
-        if len(batch):
-            chunks.append(compare_pairs(batch).select(keep))
-        else:
-            chunks.append(
-                batch.with_columns(*[pl.lit(NULL, dtype=pl.Int8).alias(c) for c in LEVEL_COLUMNS]).select(keep)
-            )
-    pairs = pl.concat(chunks)
+    # streamed as in the full run (resolve._compared_batches), in the order pairs were numbered before
+    chunks = list(_compared_batches(con))
+    pairs = pl.concat(chunks).sort("pid_l", "pid_r") if chunks else _empty_levels()
     t_block = time.perf_counter()
 
     n_nodes = con.execute("SELECT count(*) FROM res_nodes").fetchall()[0][0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -32,9 +33,12 @@ def model_path() -> Path:
     return Path(os.environ.get(MODEL_ENV) or DEFAULT_MODEL_PATH)
 
 
-# ---- stages shared by training and resolution ---------------------------------------------------
-def prepare_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> tuple[pl.DataFrame, dict]:
-    """Stage 1 and 2: nodes (one per valid ID), profiles, blocked candidate pairs with levels."""
+_PAIR_KEEP = ("pid_l", "pid_r", "node_l", "node_r", "tf_name_key", "tf_name_pinyin", *LEVEL_COLUMNS)
+
+
+def _stage_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> dict:
+    """Stage 1 and 2 in DuckDB: nodes (one per valid ID), profiles, blocked candidate pairs
+    (`res_pairs`) and their household inputs; nothing is fetched into Python."""
     t0 = time.perf_counter()
     con.execute(sql_text.ROWS, [quarter])
     con.execute(sql_text.ANCHORS)
@@ -49,27 +53,42 @@ def prepare_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> tuple[pl
     con.execute(sql_text.CONTEXT, {"quarter": quarter})
     con.execute(sql_text.NODE_PAIRS)
     con.execute(sql_text.PAIR_HOUSEHOLD)
-    t2 = time.perf_counter()
-    # Compared in batches; only the levels and what scoring needs are kept.
-    keep = ["pid_l", "pid_r", "node_l", "node_r", "tf_name_key", "tf_name_pinyin", *LEVEL_COLUMNS]
-    chunks = []
-    for start in range(0, max(stats["pairs"], 1), spec.PAIR_CHUNK):
-        batch = con.sql(
-            sql_text.PAIR_ATTRIBUTES, params={"start": start, "stop": start + spec.PAIR_CHUNK}
-        ).pl()
-        if len(batch):
-            chunks.append(compare_pairs(batch).select(keep))
-        else:
-            chunks.append(
-                batch.with_columns(*[pl.lit(NULL, dtype=pl.Int8).alias(c) for c in LEVEL_COLUMNS]).select(keep)
-            )
-    pairs = pl.concat(chunks)
     stats["seconds"] = {
         "nodes_profiles": round(t1 - t0, 2),
         "blocking": round(t_pairs - t1, 2),
-        "household_context": round(t2 - t_pairs, 2),
-        "comparisons": round(time.perf_counter() - t2, 2),
+        "household_context": round(time.perf_counter() - t_pairs, 2),
     }
+    return stats
+
+
+def _compared_batches(con: duckdb.DuckDBPyConnection) -> Iterator[pl.DataFrame]:
+    """The candidate pairs with their levels, `spec.PAIR_CHUNK` pairs at a time, in no set order.
+
+    One query streams the pairs' attributes as Arrow record batches: only one batch is held in
+    Python at a time, and only the levels and what scoring needs are kept of it.
+    """
+    reader = con.sql(sql_text.PAIR_ATTRIBUTES).to_arrow_reader(spec.PAIR_CHUNK)
+    for batch in reader:
+        if batch.num_rows:
+            yield compare_pairs(pl.from_arrow(batch)).select(_PAIR_KEEP)
+
+
+def _empty_levels() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"pid_l": pl.Int64, "pid_r": pl.Int64, "node_l": pl.Int64, "node_r": pl.Int64,
+                "tf_name_key": pl.Float64, "tf_name_pinyin": pl.Float64, **{c: pl.Int8 for c in LEVEL_COLUMNS}}
+    )
+
+
+# ---- stages shared by training and resolution ---------------------------------------------------
+def prepare_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> tuple[pl.DataFrame, dict]:
+    """Stage 1 and 2: nodes (one per valid ID), profiles, blocked candidate pairs with levels
+    (all of them, ordered by pid_l, pid_r: for training; a run scores them batch by batch)."""
+    stats = _stage_candidates(con, quarter)
+    t2 = time.perf_counter()
+    chunks = list(_compared_batches(con))
+    pairs = pl.concat(chunks).sort("pid_l", "pid_r") if chunks else _empty_levels()
+    stats["seconds"]["comparisons"] = round(time.perf_counter() - t2, 2)
     return pairs, stats
 
 
@@ -153,11 +172,16 @@ def train_model(con: duckdb.DuckDBPyConnection, quarters: list[str] | None = Non
 
 
 # ---- links ---------------------------------------------------------------------------------------
-def _link_edges(scored: pl.DataFrame, valid_code: np.ndarray) -> pl.DataFrame:
+def _link_edges(
+    scored: pl.DataFrame, valid_code: np.ndarray, node_pairs: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """The node pairs that link: the best profile pair per node pair at or above the review band,
     plus a sole clear candidate (spec.SOLE_CANDIDATE_*): a node without a valid ID whose best
     candidate scores at least SOLE_CANDIDATE_PROBABILITY and outweighs every other candidate by
-    SOLE_CANDIDATE_MARGIN_BITS. Both kinds below the auto-link threshold are marked 待核实 (Q03)."""
+    SOLE_CANDIDATE_MARGIN_BITS. Both kinds below the auto-link threshold are marked 待核实 (Q03).
+
+    `node_pairs` (node_l, node_r, match_weight: the best weight of every candidate node pair) may be
+    given when `scored` holds only the pairs at or above SOLE_CANDIDATE_PROBABILITY."""
     best = (
         scored.filter(pl.col("match_probability") >= spec.SOLE_CANDIDATE_PROBABILITY)
         .sort(["match_weight", "pid_l", "pid_r"], descending=[True, False, False])
@@ -166,7 +190,8 @@ def _link_edges(scored: pl.DataFrame, valid_code: np.ndarray) -> pl.DataFrame:
     best = best.with_columns(sole=pl.lit(False))
     if len(best.filter(pl.col("match_probability") < spec.REVIEW_PROBABILITY)):
         # every candidate node of each node without a valid ID, strongest first (all scores count)
-        node_pairs = scored.group_by("node_l", "node_r").agg(pl.col("match_weight").max())
+        if node_pairs is None:
+            node_pairs = scored.group_by("node_l", "node_r").agg(pl.col("match_weight").max())
         invalid = pl.DataFrame({"node": np.flatnonzero(valid_code != 1)}).cast(pl.Int64)
         ranked = (
             pl.concat([
@@ -282,18 +307,41 @@ def resolve_quarter(
     if not Path(model_path).exists():
         raise FileNotFoundError(f"人员匹配模型文件不存在: {model_path} (请先运行 retrain_person_model)")
     model = Model.load(model_path)
-    pairs, stats = prepare_candidates(con, quarter)
+    stats = _stage_candidates(con, quarter)
     t_block = time.perf_counter()
     n_nodes = con.execute("SELECT count(*) FROM res_nodes").fetchall()[0][0]
     valid_code = np.where(
         con.sql("SELECT valid FROM res_nodes ORDER BY node").pl()["valid"].to_numpy(), 1, -1
     ) if n_nodes else np.zeros(0, dtype=np.int64)
 
-    scored = model.score(pairs, n_nodes) if len(pairs) else pairs.with_columns(
-        *[pl.lit(0.0).alias(f"w_{c.key}") for c in spec.COMPARISONS],
-        match_weight=pl.lit(0.0), match_probability=pl.lit(0.0),
-    )
-    edges = _link_edges(scored, valid_code)
+    # Scored batch by batch as the pairs stream in. Kept: the pairs strong enough to link (see
+    # _link_edges) and, per node pair, its best weight (the sole-candidate test ranks all of them).
+    strong, best_weights = [], []
+    for batch in _compared_batches(con):
+        scored = model.score(batch, n_nodes)
+        strong.append(
+            scored.filter(pl.col("match_probability") >= spec.SOLE_CANDIDATE_PROBABILITY).drop(
+                "tf_name_key", "tf_name_pinyin"
+            )
+        )
+        best_weights.append(scored.group_by("node_l", "node_r").agg(pl.col("match_weight").max()))
+        del batch, scored
+    t_scored = time.perf_counter()
+    stats["seconds"]["comparisons"] = round(t_scored - t_block, 2)  # with the scoring
+    for t in ("res_pairs", "res_node_pairs", "res_pair_household", "res_ctx", "res_profiles"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")  # not needed past this point: free DuckDB's memory
+    if strong:
+        scored = pl.concat(strong)
+        node_pairs = pl.concat(best_weights).group_by("node_l", "node_r").agg(pl.col("match_weight").max())
+    else:
+        scored = _empty_levels().drop("tf_name_key", "tf_name_pinyin").with_columns(
+            *[pl.lit(0.0).alias(f"w_{c.key}") for c in spec.COMPARISONS],
+            match_weight=pl.lit(0.0), match_probability=pl.lit(0.0),
+        )
+        node_pairs = None
+    del strong, best_weights
+    edges = _link_edges(scored, valid_code, node_pairs)
+    del scored, node_pairs
     labels, kept, cut = cluster.guarded_clusters(
         n_nodes,
         edges["node_l"].to_numpy(),
@@ -328,26 +376,11 @@ def resolve_quarter(
     con.execute("CREATE OR REPLACE TEMP TABLE res_best AS SELECT * FROM res_best_df")
     con.unregister("res_best_df")
 
+    # A view, not a table: the wide rows are written once, straight into work_source_records. A
+    # view cannot take parameters: the labels are bound into a one-row table it reads.
     con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE res_out AS
-        SELECT r.* EXCLUDE (rid), c.person_id,
-               CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN $exact
-                    WHEN r.id_norm IS NOT NULL THEN $repaired
-                    WHEN b.node IS NULL THEN $new
-                    WHEN b.match_probability >= $auto THEN $prob
-                    ELSE $review END AS match_method,
-               CASE WHEN r.id_norm IS NOT NULL THEN 1.0 ELSE b.match_probability END AS match_probability,
-               CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN $exact
-                    WHEN r.id_norm IS NOT NULL THEN $repaired || ' (' || r.id_issue || ')'
-                    WHEN b.node IS NULL THEN '未找到足够相似的已知人员, ' || $new
-                    ELSE b.match_explanation END AS match_explanation
-        FROM res_rows r
-        JOIN res_row_nodes rn USING (rid)
-        JOIN res_labels l USING (node)
-        JOIN res_cluster_pid c USING (label)
-        LEFT JOIN res_best b ON b.node = rn.node AND r.id_norm IS NULL
-        """,
+        "CREATE OR REPLACE TEMP TABLE res_methods AS SELECT $exact AS exact, $repaired AS repaired, "
+        "$new AS new_person, $prob AS prob, $review AS review, $auto::DOUBLE AS auto",
         {
             "exact": spec.METHOD_EXACT_ID,
             "repaired": spec.METHOD_REPAIRED_ID,
@@ -356,6 +389,28 @@ def resolve_quarter(
             "review": spec.METHOD_REVIEW,
             "auto": spec.AUTO_LINK_PROBABILITY,
         },
+    )
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP VIEW res_out AS
+        SELECT r.* EXCLUDE (rid), c.person_id,
+               CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN m.exact
+                    WHEN r.id_norm IS NOT NULL THEN m.repaired
+                    WHEN b.node IS NULL THEN m.new_person
+                    WHEN b.match_probability >= m.auto THEN m.prob
+                    ELSE m.review END AS match_method,
+               CASE WHEN r.id_norm IS NOT NULL THEN 1.0 ELSE b.match_probability END AS match_probability,
+               CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN m.exact
+                    WHEN r.id_norm IS NOT NULL THEN m.repaired || ' (' || r.id_issue || ')'
+                    WHEN b.node IS NULL THEN '未找到足够相似的已知人员, ' || m.new_person
+                    ELSE b.match_explanation END AS match_explanation
+        FROM res_rows r
+        CROSS JOIN res_methods m
+        JOIN res_row_nodes rn USING (rid)
+        JOIN res_labels l USING (node)
+        JOIN res_cluster_pid c USING (label)
+        LEFT JOIN res_best b ON b.node = rn.node AND r.id_norm IS NULL
+        """
     )
     persons_rel = con.sql(sql_text.PERSONS, params={"quarter": quarter}).pl()
     con.register("res_persons_df", persons_rel)
@@ -386,14 +441,15 @@ def resolve_quarter(
             "SELECT count(*) FROM work_household_members WHERE quarter = ?", [quarter]
         ).fetchall()[0][0]),
         "seconds_blocking": round(t_block - t0, 2),
-        "seconds_steps": {**stats["seconds"], "scoring_clustering_writing": round(time.perf_counter() - t_block, 2)},
+        "seconds_steps": {**stats["seconds"], "clustering_writing": round(time.perf_counter() - t_scored, 2)},
         "seconds_total": round(time.perf_counter() - t0, 2),
         "model_version": model.version,
     }
     con.execute("DROP VIEW IF EXISTS res_node_rows")
     for t in ("res_rows", "res_anchors", "res_nodes", "res_row_nodes", "res_profiles", "res_pairs",
               "res_ctx", "res_node_pairs", "res_pair_household", "res_node_diag", "res_node_meds",
-              "res_labels", "res_cluster_facts", "res_cluster_pid", "res_best", "res_out"):
+              "res_labels", "res_cluster_facts", "res_cluster_pid", "res_best", "res_methods"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.execute("DROP VIEW IF EXISTS res_out")
     return result
 

@@ -1,10 +1,17 @@
 """The SQL of a resolution run, as named constants (parameters bound, never formatted in)."""
 
+# rid is numbered on the keys alone (sorting the whole wide rows cost twice as much), then the
+# rows are fetched by rowid, in rid order.
 ROWS = """
 CREATE OR REPLACE TEMP TABLE res_rows AS
-SELECT row_number() OVER (ORDER BY source, source_file, source_row) - 1 AS rid, *
-FROM stg_records
-WHERE quarter = ?
+WITH k AS (
+    SELECT rowid AS row_key, row_number() OVER (ORDER BY source, source_file, source_row) - 1 AS rid
+    FROM stg_records
+    WHERE quarter = ?
+)
+SELECT k.rid, s.*
+FROM stg_records s JOIN k ON s.rowid = k.row_key
+ORDER BY k.rid
 """
 
 # Earlier persons (published master index) are anchors: an ID-less person keeps its person_id by
@@ -99,6 +106,7 @@ FROM (
 # Term frequencies of names: the share of nodes (persons by valid ID, earlier persons, rows without
 # a valid ID) carrying the value, so that one person's many records do not make a name common; the
 # row's own node is not counted (a name nobody else carries is as rare as it gets).
+# Run once and read as a stream of Arrow record batches (the joins are built once, not per batch).
 PAIR_ATTRIBUTES = """
 WITH n AS (SELECT count(DISTINCT node)::DOUBLE AS total FROM res_profiles),
 tf_key AS (
@@ -132,7 +140,6 @@ LEFT JOIN res_node_meds ml ON ml.node = l.node
 LEFT JOIN res_node_meds mr ON mr.node = r.node
 LEFT JOIN tf_key tk ON tk.name_key = l.name_key
 LEFT JOIN tf_pinyin tp ON tp.name_pinyin = l.name_pinyin
-WHERE p.pair_no >= $start AND p.pair_no < $stop
 """
 
 PROFILE_TABLE = """
