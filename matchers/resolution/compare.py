@@ -29,7 +29,13 @@ def _cpdist(a: pl.Series, b: pl.Series, scorer, where: pl.Series | None = None) 
         mask = mask & where
     mask_np = mask.to_numpy()
     if mask_np.any():
-        out[mask_np] = process.cpdist(a.filter(mask).to_list(), b.filter(mask).to_list(), scorer=scorer, workers=-1)
+        # each distinct (a, b) once: many pairs repeat the same two names or IDs
+        rows = pl.DataFrame({"a": a.filter(mask), "b": b.filter(mask)})
+        uniq = rows.unique()
+        dist = process.cpdist(uniq["a"].to_list(), uniq["b"].to_list(), scorer=scorer, workers=-1)
+        out[mask_np] = rows.join(
+            uniq.with_columns(d=pl.Series(dist)), on=["a", "b"], how="left", maintain_order="left"
+        )["d"].to_numpy()
     return out
 
 
@@ -64,14 +70,16 @@ def compare_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
         .fill_null(False)
     )
     uniq = wild.filter("has").unique(["a", "b"])
-    compatible = {
-        (a, b): _wildcard_compatible(a, b) for a, b in zip(uniq["a"].to_list(), uniq["b"].to_list())
-    }
     wild_ok = np.zeros(len(pairs), dtype=bool)
-    if compatible:
-        idx = np.flatnonzero(wild["has"].to_numpy())
-        wa, wb = wild["a"].to_list(), wild["b"].to_list()
-        wild_ok[idx] = [compatible[(wa[i], wb[i])] for i in idx]
+    if len(uniq):
+        ok = [_wildcard_compatible(a, b) for a, b in zip(uniq["a"].to_list(), uniq["b"].to_list())]
+        has = wild["has"].to_numpy()
+        wild_ok[has] = (
+            wild.filter("has")
+            .join(uniq.select("a", "b", ok=pl.Series(ok, dtype=pl.Boolean)), on=["a", "b"], how="left",
+                  maintain_order="left")["ok"]
+            .to_numpy()
+        )
 
     df = pairs.with_columns(
         _id_dist=pl.Series(id_dist),
