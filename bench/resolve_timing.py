@@ -94,6 +94,7 @@ def _child(db: str, quarter: str, profile: str | None, dump: str | None, trace: 
             f"SELECT {DUMP_COLUMNS} FROM work_source_records WHERE quarter = ? ORDER BY source, source_file, source_row",
             params=[quarter],
         ).write_parquet(dump)
+        con.sql("SELECT * FROM work_persons ORDER BY person_id").write_parquet(dump + ".persons.parquet")
     # a coarse RSS timeline: the maximum per second
     timeline: dict[int, float] = {}
     for t, mb in samples:
@@ -134,6 +135,14 @@ def compare(a: str, b: str) -> int:
                           (joined["match_probability"] - joined["match_probability_new"]).abs().max() or 0.0)}))
     if len(diff):
         print(diff.head(20))
+    if Path(a + ".persons.parquet").exists() and Path(b + ".persons.parquet").exists():
+        pa, pb = pl.read_parquet(a + ".persons.parquet"), pl.read_parquet(b + ".persons.parquet")
+        same = pa.equals(pb)
+        print(json.dumps({"persons_a": len(pa), "persons_b": len(pb), "work_persons_identical": same}))
+        if not same:
+            print(pa.join(pb, on="person_id", how="full", suffix="_new").filter(
+                pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_new")) for c in pa.columns if c != "person_id")
+            ).head(10))
     return 0 if len(diff) == 0 else 1
 
 

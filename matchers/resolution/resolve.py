@@ -41,6 +41,7 @@ def _stage_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> dict:
     (`res_pairs`) and their household inputs; nothing is fetched into Python."""
     t0 = time.perf_counter()
     con.execute(sql_text.ROWS, [quarter])
+    con.execute(sql_text.ROWS_VIEW)
     con.execute(sql_text.ANCHORS)
     con.execute(sql_text.NODES)
     con.execute(sql_text.ROW_NODES)
@@ -445,11 +446,12 @@ def resolve_quarter(
         "seconds_total": round(time.perf_counter() - t0, 2),
         "model_version": model.version,
     }
+    con.execute("DROP VIEW IF EXISTS res_out")
     con.execute("DROP VIEW IF EXISTS res_node_rows")
-    for t in ("res_rows", "res_anchors", "res_nodes", "res_row_nodes", "res_profiles", "res_pairs",
+    con.execute("DROP VIEW IF EXISTS res_rows")
+    for t in ("res_row_keys", "res_anchors", "res_nodes", "res_row_nodes", "res_profiles", "res_pairs",
               "res_ctx", "res_node_pairs", "res_pair_household", "res_node_diag", "res_node_meds",
               "res_labels", "res_cluster_facts", "res_cluster_pid", "res_best", "res_methods"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    con.execute("DROP VIEW IF EXISTS res_out")
     return result
 

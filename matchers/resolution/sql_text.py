@@ -1,17 +1,20 @@
 """The SQL of a resolution run, as named constants (parameters bound, never formatted in)."""
 
-# rid is numbered on the keys alone (sorting the whole wide rows cost twice as much), then the
-# rows are fetched by rowid, in rid order.
+# res_rows: the quarter's staged rows with their rid. Only (rid, rowid) is kept; res_rows is a view
+# that fetches, per statement, just the columns that statement reads (a copy of the wide rows
+# cost as much memory as the whole quarter). rid is numbered on the keys alone.
 ROWS = """
-CREATE OR REPLACE TEMP TABLE res_rows AS
-WITH k AS (
-    SELECT rowid AS row_key, row_number() OVER (ORDER BY source, source_file, source_row) - 1 AS rid
-    FROM stg_records
-    WHERE quarter = ?
-)
+CREATE OR REPLACE TEMP TABLE res_row_keys AS
+SELECT row_number() OVER (ORDER BY source, source_file, source_row) - 1 AS rid, rowid AS row_key
+FROM stg_records
+WHERE quarter = ?
+ORDER BY rid
+"""
+
+ROWS_VIEW = """
+CREATE OR REPLACE TEMP VIEW res_rows AS
 SELECT k.rid, s.*
-FROM stg_records s JOIN k ON s.rowid = k.row_key
-ORDER BY k.rid
+FROM res_row_keys k JOIN stg_records s ON s.rowid = k.row_key
 """
 
 # Earlier persons (published master index) are anchors: an ID-less person keeps its person_id by
