@@ -189,7 +189,7 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
 # skipped and reported (a block on 张伟 alone must never explode).
 MAX_BLOCK_PAIRS = 20_000
 
-PAIR_CHUNK = 500_000  # candidate pairs compared per batch (bounds memory at any scale)
+PAIR_CHUNK = 200_000  # candidate pairs compared per batch (bounds memory at any scale)
 
 # ---- thresholds ---------------------------------------------------------------------------------
 AUTO_LINK_PROBABILITY = 0.99  # at or above: linked (概率匹配)
