@@ -388,3 +388,50 @@ def test_settlement_without_id_goes_to_the_namesake_who_settled_the_same_illness
     assert pid(df, "medical", 3) not in {pid(df, "assistance", 2 + i) for i in range(3)}
     linked = df.filter((pl.col("source") == "medical") & (pl.col("source_row") == 3))
     assert "对方有同一疾病的医保结算" in linked["match_explanation"].item()
+
+
+def _one_run(path, rows: list[dict]) -> tuple[pl.DataFrame, dict]:
+    c = warehouse.connect(path)
+    try:
+        load(c, rows)
+        counts = resolve_quarter(c, "2026Q3", model_path=DEFAULT_MODEL_PATH, key=KEY)
+        return resolved_rows(c), counts
+    finally:
+        c.close()
+
+
+def resolved_rows(c) -> pl.DataFrame:
+    return c.sql(
+        "SELECT source, source_row, person_id, match_method, match_probability, match_explanation "
+        "FROM work_source_records ORDER BY source, source_row"
+    ).pl()
+
+
+def test_pairs_streamed_in_small_batches_resolve_as_in_one(tmp_path, monkeypatch):
+    mistyped = A_ID[:9] + str((int(A_ID[9]) + 3) % 10) + A_ID[10:17]
+    rows = background() + [
+        row("assistance", 1, "欧阳翠花", id_norm=A_ID),
+        row("medical", 1, "欧阳翠花", id_kind="bad_check", id_evidence=mistyped, id_issue="校验位错误"),
+        row("disability", 1, "欧阳翠花", id_kind="truncated", id_evidence="420115", id_issue="Excel科学计数法截断"),
+        row("housing", 1, "周建国"),
+        row("housing", 2, "周建国"),
+        row("housing", 3, "郑德华", district="武昌区"),
+    ]
+    # ID-less namesakes of the background: many candidate pairs
+    rows += [row("housing", 10 + i, r["name_raw"], district="武昌区") for i, r in enumerate(background()[:12])]
+    whole, counts = _one_run(tmp_path / "a.duckdb", rows)
+    monkeypatch.setattr(spec, "PAIR_CHUNK", 3)
+    batched, counts_batched = _one_run(tmp_path / "b.duckdb", rows)
+    assert counts["candidate_pairs"] > 3 * 4  # several batches
+    assert counts_batched["candidate_pairs"] == counts["candidate_pairs"]
+    assert batched.equals(whole)
+
+
+def test_training_candidates_come_in_pair_order(con, monkeypatch):
+    load(con, background() + [row("housing", 10 + i, r["name_raw"], district="武昌区")
+                              for i, r in enumerate(background()[:6])])
+    monkeypatch.setattr(spec, "PAIR_CHUNK", 2)
+    pairs, stats = resolve.prepare_candidates(con, "2026Q3")
+    assert len(pairs) == stats["pairs"] > 2
+    assert pairs.select("pid_l", "pid_r").equals(pairs.select("pid_l", "pid_r").sort("pid_l", "pid_r"))
+    assert pairs.select("pid_l", "pid_r").is_unique().all()
