@@ -134,15 +134,15 @@ def compare(a: str, b: str) -> int:
                       "max_probability_delta": float(
                           (joined["match_probability"] - joined["match_probability_new"]).abs().max() or 0.0)}))
     if len(diff):
-        print(diff.head(20))
+        print(diff.select(*keys, "person_id", "person_id_new", "match_method", "match_method_new").head(20))
     if Path(a + ".persons.parquet").exists() and Path(b + ".persons.parquet").exists():
         pa, pb = pl.read_parquet(a + ".persons.parquet"), pl.read_parquet(b + ".persons.parquet")
         same = pa.equals(pb)
         print(json.dumps({"persons_a": len(pa), "persons_b": len(pb), "work_persons_identical": same}))
-        if not same:
-            print(pa.join(pb, on="person_id", how="full", suffix="_new").filter(
-                pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_new")) for c in pa.columns if c != "person_id")
-            ).head(10))
+        if not same:  # which columns differ, for how many persons (no values: they hold ID numbers)
+            joined = pa.join(pb, on="person_id", how="full", suffix="_new")
+            print(json.dumps({c: joined.filter(pl.col(c).ne_missing(pl.col(f"{c}_new"))).height
+                              for c in pa.columns if c != "person_id"}))
     return 0 if len(diff) == 0 else 1
 
 
