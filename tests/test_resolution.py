@@ -369,6 +369,21 @@ def test_sole_clear_candidate_links_below_the_review_band_only_when_far_ahead():
     assert not any(spec.SOLE_CANDIDATE_NOTE in t for t in strong["match_explanation"])
 
 
+def test_link_edges_from_strong_pairs_and_node_pair_maxima_equal_those_from_all_pairs():
+    # How a run streams its pairs: only those at or above SOLE_CANDIDATE_PROBABILITY are kept,
+    # with the best weight of every node pair (weak ones, and several profile pairs per node pair).
+    valid = np.array([-1, 1, 1, -1, 1, -1, 1, 1])
+    scored = _scored([(0, 1, 1.0), (0, 2, -6.0), (0, 2, -7.0), (3, 4, 1.0), (3, 1, -1.0), (3, 1, -5.0),
+                      (5, 6, -0.3), (5, 7, 2.0), (0, 7, -8.0)])
+    whole = resolve._link_edges(scored, valid)
+    node_pairs = scored.group_by("node_l", "node_r").agg(pl.col("match_weight").max())
+    streamed = resolve._link_edges(
+        scored.filter(pl.col("match_probability") >= spec.SOLE_CANDIDATE_PROBABILITY), valid, node_pairs
+    )
+    assert streamed.equals(whole)
+    assert sorted(whole.select("node_l", "node_r").rows()) == [(0, 1), (5, 7)]  # 3→4: 3→1 only 2 bits behind
+
+
 def test_settlement_without_id_goes_to_the_namesake_who_settled_the_same_illness(con):
     # Four 王芳 of 新洲区 with valid IDs; only one has settled 恶性肿瘤 this quarter. A settlement of
     # 王芳 with no ID for 恶性肿瘤 belongs to her, not to a namesake who settled nothing (name and
