@@ -354,14 +354,15 @@ def _scored(rows: list[tuple[int, int, float]]) -> pl.DataFrame:
 
 
 def test_sole_clear_candidate_links_below_the_review_band_only_when_far_ahead():
-    # node 0: no valid ID; nodes 1..4 valid. 0→1 at p≈0.67 (w=1), next candidate 0→2 at w=-6: 7 bits
-    # behind → linked, marked as the sole clear candidate. Node 3 (no valid ID): best 0.67 but the
-    # next only 2 bits behind → not linked. Node 5 (no valid ID): best p≈0.45 → never.
-    valid = np.array([-1, 1, 1, -1, 1, -1, 1])
+    # nodes 0, 3, 5, 7: rows without a valid ID; 1, 2, 4, 6: persons. 0→1 at p≈0.67 (w=1), next
+    # candidate person 0→2 at w=-6: 7 bits behind → linked, marked as the sole clear candidate; row
+    # 7 scoring close to 0 does not compete (a row, perhaps of the same person). Row 3: best 0.67
+    # but the next person only 2 bits behind → not linked. Row 5: best p≈0.45 → never.
+    valid = np.array([0, 1, 1, 0, 1, 0, 1, 0])
     edges = resolve._link_edges(
-        _scored([(0, 1, 1.0), (0, 2, -6.0), (3, 4, 1.0), (3, 1, -1.0), (5, 6, -0.3)]), valid
+        _scored([(0, 1, 1.0), (0, 2, -6.0), (0, 7, 0.5), (3, 4, 1.0), (3, 1, -1.0), (5, 6, -0.3)]), valid
     )
-    assert edges.select("node_l", "node_r").rows() == [(0, 1)]
+    assert edges.select("node_l", "node_r").rows() == [(0, 1)]  # 0→7 (p≈0.59) is no person
     assert spec.SOLE_CANDIDATE_NOTE in edges["match_explanation"][0]
     # at or above the review band a link never needs the margin
     strong = resolve._link_edges(_scored([(3, 4, 3.0), (3, 1, 2.5)]), valid)
@@ -372,7 +373,7 @@ def test_sole_clear_candidate_links_below_the_review_band_only_when_far_ahead():
 def test_link_edges_from_strong_pairs_and_node_pair_maxima_equal_those_from_all_pairs():
     # How a run streams its pairs: only those at or above SOLE_CANDIDATE_PROBABILITY are kept,
     # with the best weight of every node pair (weak ones, and several profile pairs per node pair).
-    valid = np.array([-1, 1, 1, -1, 1, -1, 1, 1])
+    valid = np.array([0, 1, 1, 0, 1, 0, 1, 1])
     scored = _scored([(0, 1, 1.0), (0, 2, -6.0), (0, 2, -7.0), (3, 4, 1.0), (3, 1, -1.0), (3, 1, -5.0),
                       (5, 6, -0.3), (5, 7, 2.0), (0, 7, -8.0)])
     whole = resolve._link_edges(scored, valid)

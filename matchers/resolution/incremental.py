@@ -49,6 +49,7 @@ from matchers.resolution.resolve import (
     _compared_batches,
     _empty_levels,
     _link_edges,
+    node_kinds,
     resolve_quarter,
 )
 
@@ -467,8 +468,7 @@ def resolve_incremental(
         *[pl.lit(0.0).alias(f"w_{c.key}") for c in spec.COMPARISONS],
         match_weight=pl.lit(0.0), match_probability=pl.lit(0.0),
     )
-    valid = con.sql("SELECT valid FROM res_nodes ORDER BY node").pl()["valid"].to_numpy()
-    edges = _link_edges(scored, np.where(valid, 1, -1) if n_nodes else np.zeros(0, dtype=np.int64))
+    edges = _link_edges(scored, node_kinds(con) if n_nodes else np.zeros(0, dtype=np.int64))
     ties = con.sql(KEPT_TIES).pl()
     tie_weight = np.full(len(ties), 1e12)
     labels, kept, cut = cluster.guarded_clusters(

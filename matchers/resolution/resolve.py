@@ -173,13 +173,29 @@ def train_model(con: duckdb.DuckDBPyConnection, quarters: list[str] | None = Non
 
 
 # ---- links ---------------------------------------------------------------------------------------
+# node kinds for the sole-candidate test (NODE_KINDS): a row of this quarter without a valid ID,
+# a person (valid ID, or an earlier person without one), anything else (never ranked)
+ROW_NODE, PERSON_NODE = 0, 1
+NODE_KINDS = """
+SELECT CASE WHEN node_key LIKE 'R:%' THEN 0
+            WHEN node_key LIKE 'I:%' OR node_key LIKE 'P:%' THEN 1 ELSE -1 END AS kind
+FROM res_nodes ORDER BY node
+"""
+
+
+def node_kinds(con: duckdb.DuckDBPyConnection) -> np.ndarray:
+    return con.sql(NODE_KINDS).pl()["kind"].to_numpy()
+
+
 def _link_edges(
-    scored: pl.DataFrame, valid_code: np.ndarray, node_pairs: pl.DataFrame | None = None
+    scored: pl.DataFrame, kinds: np.ndarray, node_pairs: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """The node pairs that link: the best profile pair per node pair at or above the review band,
-    plus a sole clear candidate (spec.SOLE_CANDIDATE_*): a node without a valid ID whose best
-    candidate scores at least SOLE_CANDIDATE_PROBABILITY and outweighs every other candidate by
-    SOLE_CANDIDATE_MARGIN_BITS. Both kinds below the auto-link threshold are marked 待核实 (Q03).
+    plus a sole clear candidate (spec.SOLE_CANDIDATE_*): a row without a valid ID whose best
+    candidate person scores at least SOLE_CANDIDATE_PROBABILITY and outweighs every other candidate
+    person by SOLE_CANDIDATE_MARGIN_BITS. Both kinds below the auto-link threshold are marked 待核实
+    (Q03). `kinds[node]`: ROW_NODE, PERSON_NODE or -1 (node_kinds); only persons compete, so another
+    row without an ID (perhaps of the same person) never blocks the link.
 
     `node_pairs` (node_l, node_r, match_weight: the best weight of every candidate node pair) may be
     given when `scored` holds only the pairs at or above SOLE_CANDIDATE_PROBABILITY."""
@@ -193,14 +209,16 @@ def _link_edges(
         # every candidate node of each node without a valid ID, strongest first (all scores count)
         if node_pairs is None:
             node_pairs = scored.group_by("node_l", "node_r").agg(pl.col("match_weight").max())
-        invalid = pl.DataFrame({"node": np.flatnonzero(valid_code != 1)}).cast(pl.Int64)
+        rows = pl.DataFrame({"node": np.flatnonzero(kinds == ROW_NODE)}).cast(pl.Int64)
+        persons = pl.DataFrame({"other": np.flatnonzero(kinds == PERSON_NODE)}).cast(pl.Int64)
         ranked = (
             pl.concat([
                 node_pairs.select(pl.col("node_l").alias("node"), pl.col("node_r").alias("other"), "match_weight"),
                 node_pairs.select(pl.col("node_r").alias("node"), pl.col("node_l").alias("other"), "match_weight"),
             ])
             .with_columns(pl.col("node", "other").cast(pl.Int64))
-            .join(invalid, on="node", how="semi")
+            .join(rows, on="node", how="semi")
+            .join(persons, on="other", how="semi")
             .sort(["match_weight", "other"], descending=[True, False])
             .group_by("node", maintain_order=True)
             .agg(pl.col("other").first(), pl.col("match_weight").first().alias("w1"),
@@ -341,7 +359,7 @@ def resolve_quarter(
         )
         node_pairs = None
     del strong, best_weights
-    edges = _link_edges(scored, valid_code, node_pairs)
+    edges = _link_edges(scored, node_kinds(con) if n_nodes else np.zeros(0, dtype=np.int64), node_pairs)
     del scored, node_pairs
     labels, kept, cut = cluster.guarded_clusters(
         n_nodes,
