@@ -211,8 +211,8 @@ from_rows AS (
            mode(name_key ORDER BY id_norm IS NULL, rid) AS name_key,
            mode(name_pinyin ORDER BY id_norm IS NULL, rid) AS name_pinyin,
            mode(surname_pinyin ORDER BY id_norm IS NULL, rid) AS surname_pinyin,
-           coalesce(max(id_sex) FILTER (WHERE id_norm IS NOT NULL), mode(coalesce(sex, id_sex))) AS sex,
-           coalesce(max(id_birth_date) FILTER (WHERE id_norm IS NOT NULL), mode(birth)) AS birth_date,
+           coalesce(max(id_sex) FILTER (WHERE id_norm IS NOT NULL), mode(coalesce(sex, id_sex) ORDER BY rid)) AS sex,
+           coalesce(max(id_birth_date) FILTER (WHERE id_norm IS NOT NULL), mode(birth ORDER BY rid)) AS birth_date,
            mode(district ORDER BY id_norm IS NULL, rid) AS district
     FROM row_people
     GROUP BY person_id
