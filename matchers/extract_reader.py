@@ -194,32 +194,6 @@ def _head_records_csv(text: str, limit: int, file: str) -> tuple[list[list[str]]
     return records, line_ends
 
 
-def _xlsx_cell_text(value: object) -> str:
-    import datetime as dt
-
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        if value.is_integer():
-            # A long number stored as a float: Excel already dropped the tail. Keep what is left,
-            # in the scientific form departments see, so it is treated as truncated.
-            return f"{value:.14E}"
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
 # An OLE compound file (CFB): either an Office file with an open password (the real XLSX is inside
 # as an encrypted stream) or an old binary .xls workbook.
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -316,33 +290,41 @@ def read_xlsx_grid(
     """All rows of the first sheet as text (values of formulas as last computed by Excel).
 
     Cells merged over several rows are listed in `merged_out` (0-based row1, col1, row2, col2);
-    the caller fills them down in the data area only (`fill_merged_down`).
+    the caller fills them down in the data area only (`fill_merged_down`). openpyxl opens the
+    package; the cells are streamed by `matchers.xlsx_cells` (same grid, a fraction of the time).
     """
-    import openpyxl
+    from matchers.xlsx_cells import open_workbook, sheet_text_rows
 
     if not zipfile.is_zipfile(path):
         raise ExtractFileError(path.name, _not_xlsx_hint(path))
     _refuse_other_zip(path)
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = open_workbook(path)
     except Exception as exc:  # openpyxl raises many kinds for broken packages
         raise ExtractFileError(path.name, f"无法打开XLSX文件(文件已损坏):{type(exc).__name__}") from exc
     try:
         ws = wb.worksheets[0]
         sheet_path = getattr(ws, "_worksheet_path", None)
-        values = [list(row) for row in ws.iter_rows(values_only=True)]
         merged, has_formula = _scan_sheet_xml(path, sheet_path)
+        grid, uncomputed = sheet_text_rows(ws, keep_formulas=has_formula)
     except ExtractFileError:
         raise
     except Exception as exc:
         raise ExtractFileError(path.name, f"读取XLSX内容失败(文件已损坏):{type(exc).__name__}") from exc
     finally:
         wb.close()
-    if has_formula:
-        _fill_uncomputed_formulas(path, values, warnings)
+    if uncomputed and warnings is not None:
+        # A formula Excel never computed (the file was written by a program, not saved by Excel)
+        # has no cached value: its formula text is kept, so the cell is marked as unusable
+        # instead of vanishing.
+        shown = "、".join(uncomputed[:5]) + ("等" if len(uncomputed) > 5 else "")
+        warnings.append(
+            f"文件“{path.name}”有{len(uncomputed)}个公式单元格没有计算结果({shown}),按公式原文读取;"
+            "请在Excel中打开并保存后重新导出"
+        )
     if merged_out is not None:
         merged_out.extend((r1, c1, r2, c2) for r1, c1, r2, c2 in merged if r2 > r1)
-    return [[_xlsx_cell_text(v) for v in row] for row in values]
+    return grid
 
 
 def _other_sheets_hint(path: Path) -> str:
@@ -358,31 +340,6 @@ def _other_sheets_hint(path: Path) -> str:
     if len(names) < 2:
         return ""
     return f"(只读取第一个工作表“{names[0]}”;本文件还有工作表“{'”“'.join(names[1:4])}”,请把名册移到第一个工作表)"
-
-
-def _fill_uncomputed_formulas(path: Path, values: list[list[object]], warnings: list[str] | None) -> None:
-    """A formula Excel never computed (the file was written by a program, not saved by Excel) has
-    no cached value: keep the formula text, so the cell is marked as unusable instead of vanishing."""
-    import openpyxl
-
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    try:
-        cells = []
-        for r, row in enumerate(wb.worksheets[0].iter_rows(values_only=True)):
-            if r >= len(values):
-                break
-            for c, v in enumerate(row):
-                if isinstance(v, str) and v.startswith("=") and c < len(values[r]) and values[r][c] is None:
-                    values[r][c] = v
-                    cells.append(f"{_col_letter(c)}{r + 1}")
-    finally:
-        wb.close()
-    if cells and warnings is not None:
-        shown = "、".join(cells[:5]) + ("等" if len(cells) > 5 else "")
-        warnings.append(
-            f"文件“{path.name}”有{len(cells)}个公式单元格没有计算结果({shown}),按公式原文读取;"
-            "请在Excel中打开并保存后重新导出"
-        )
 
 
 def fill_merged_down(grid: list[list[str]], merged: list[tuple[int, int, int, int]], below_row: int) -> int:
