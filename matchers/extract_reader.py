@@ -131,7 +131,38 @@ def decode_csv_bytes(data: bytes, file: str, warnings: list[str] | None = None) 
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    whole = _decode_gb18030_whole(data)
+    if whole is not None:
+        return whole, "gb18030"
     return _decode_by_line(data, file, warnings)
+
+
+_REPLACEMENT_UTF8 = "\ufffd".encode("utf-8")
+
+
+def _decode_gb18030_whole(data: bytes) -> str | None:
+    """`_decode_by_line`'s answer for a plain GB18030 file, in a few whole-file passes: the text
+    when every line decodes as GB18030 and no non-ASCII line is valid UTF-8, else None (the
+    caller then goes line by line for the mixed file's warning or the undecodable line's error).
+
+    A line is valid UTF-8 exactly when decoding the whole file with errors="replace" leaves no
+    U+FFFD in it (UTF-8 sequences never span a line break); a file that holds a real U+FFFD
+    takes the line-by-line way.
+    """
+    if data.startswith(codecs.BOM_UTF8) or _REPLACEMENT_UTF8 in data:
+        return None
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        return None
+    for line in data.decode("utf-8", errors="replace").split("\n"):
+        if line.isascii():
+            continue
+        # A lone CR also ends a line (bytes.splitlines): look at those parts one by one.
+        for part in line.split("\r") if "\ufffd" in line else (line,):
+            if "\ufffd" not in part and not part.isascii():
+                return None  # a valid UTF-8 line with Chinese text in it: a mixed file
+    return text
 
 
 def _decode_by_line(data: bytes, file: str, warnings: list[str] | None) -> tuple[str, str]:
