@@ -160,10 +160,13 @@ def _decode_gb18030_whole(data: bytes) -> str | None:
     for line in data.decode("utf-8", errors="replace").split("\n"):
         if line.isascii():
             continue
-        # A lone CR also ends a line (bytes.splitlines): look at those parts one by one.
-        for part in line.split("\r") if "\ufffd" in line else (line,):
-            if "\ufffd" not in part and not part.isascii():
-                return None  # a valid UTF-8 line with Chinese text in it: a mixed file
+        if "\ufffd" not in line:
+            return None  # a valid UTF-8 line with Chinese text in it: a mixed file
+        if line.find("\r", 0, len(line) - 1) != -1:
+            # A lone CR also ends a line (bytes.splitlines): look at those parts one by one.
+            for part in line.split("\r"):
+                if "\ufffd" not in part and not part.isascii():
+                    return None
     return text
 
 
