@@ -8,7 +8,9 @@ the file (and column) when a file cannot be used.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import gc
 import hashlib
 import io
 import itertools
@@ -131,7 +133,41 @@ def decode_csv_bytes(data: bytes, file: str, warnings: list[str] | None = None) 
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    whole = _decode_gb18030_whole(data)
+    if whole is not None:
+        return whole, "gb18030"
     return _decode_by_line(data, file, warnings)
+
+
+_REPLACEMENT_UTF8 = "\ufffd".encode("utf-8")
+
+
+def _decode_gb18030_whole(data: bytes) -> str | None:
+    """`_decode_by_line`'s answer for a plain GB18030 file, in a few whole-file passes: the text
+    when every line decodes as GB18030 and no non-ASCII line is valid UTF-8, else None (the
+    caller then goes line by line for the mixed file's warning or the undecodable line's error).
+
+    A line is valid UTF-8 exactly when decoding the whole file with errors="replace" leaves no
+    U+FFFD in it (UTF-8 sequences never span a line break); a file that holds a real U+FFFD
+    takes the line-by-line way.
+    """
+    if data.startswith(codecs.BOM_UTF8) or _REPLACEMENT_UTF8 in data:
+        return None
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError:
+        return None
+    for line in data.decode("utf-8", errors="replace").split("\n"):
+        if line.isascii():
+            continue
+        if "\ufffd" not in line:
+            return None  # a valid UTF-8 line with Chinese text in it: a mixed file
+        if line.find("\r", 0, len(line) - 1) != -1:
+            # A lone CR also ends a line (bytes.splitlines): look at those parts one by one.
+            for part in line.split("\r"):
+                if "\ufffd" not in part and not part.isascii():
+                    return None
+    return text
 
 
 def _decode_by_line(data: bytes, file: str, warnings: list[str] | None) -> tuple[str, str]:
@@ -192,32 +228,6 @@ def _head_records_csv(text: str, limit: int, file: str) -> tuple[list[list[str]]
     except csv.Error as exc:
         raise ExtractFileError(file, f"第{reader.line_num}行CSV格式错误({exc}),无法读取表头") from exc
     return records, line_ends
-
-
-def _xlsx_cell_text(value: object) -> str:
-    import datetime as dt
-
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
-            return str(int(value))
-        if value.is_integer():
-            # A long number stored as a float: Excel already dropped the tail. Keep what is left,
-            # in the scientific form departments see, so it is treated as truncated.
-            return f"{value:.14E}"
-        return repr(value)
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat(" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
 
 
 # An OLE compound file (CFB): either an Office file with an open password (the real XLSX is inside
@@ -316,33 +326,41 @@ def read_xlsx_grid(
     """All rows of the first sheet as text (values of formulas as last computed by Excel).
 
     Cells merged over several rows are listed in `merged_out` (0-based row1, col1, row2, col2);
-    the caller fills them down in the data area only (`fill_merged_down`).
+    the caller fills them down in the data area only (`fill_merged_down`). openpyxl opens the
+    package; the cells are streamed by `matchers.xlsx_cells` (same grid, a fraction of the time).
     """
-    import openpyxl
+    from matchers.xlsx_cells import open_workbook, sheet_text_rows
 
     if not zipfile.is_zipfile(path):
         raise ExtractFileError(path.name, _not_xlsx_hint(path))
     _refuse_other_zip(path)
     try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        wb = open_workbook(path)
     except Exception as exc:  # openpyxl raises many kinds for broken packages
         raise ExtractFileError(path.name, f"无法打开XLSX文件(文件已损坏):{type(exc).__name__}") from exc
     try:
         ws = wb.worksheets[0]
         sheet_path = getattr(ws, "_worksheet_path", None)
-        values = [list(row) for row in ws.iter_rows(values_only=True)]
         merged, has_formula = _scan_sheet_xml(path, sheet_path)
+        grid, uncomputed = sheet_text_rows(ws, keep_formulas=has_formula)
     except ExtractFileError:
         raise
     except Exception as exc:
         raise ExtractFileError(path.name, f"读取XLSX内容失败(文件已损坏):{type(exc).__name__}") from exc
     finally:
         wb.close()
-    if has_formula:
-        _fill_uncomputed_formulas(path, values, warnings)
+    if uncomputed and warnings is not None:
+        # A formula Excel never computed (the file was written by a program, not saved by Excel)
+        # has no cached value: its formula text is kept, so the cell is marked as unusable
+        # instead of vanishing.
+        shown = "、".join(uncomputed[:5]) + ("等" if len(uncomputed) > 5 else "")
+        warnings.append(
+            f"文件“{path.name}”有{len(uncomputed)}个公式单元格没有计算结果({shown}),按公式原文读取;"
+            "请在Excel中打开并保存后重新导出"
+        )
     if merged_out is not None:
         merged_out.extend((r1, c1, r2, c2) for r1, c1, r2, c2 in merged if r2 > r1)
-    return [[_xlsx_cell_text(v) for v in row] for row in values]
+    return grid
 
 
 def _other_sheets_hint(path: Path) -> str:
@@ -358,31 +376,6 @@ def _other_sheets_hint(path: Path) -> str:
     if len(names) < 2:
         return ""
     return f"(只读取第一个工作表“{names[0]}”;本文件还有工作表“{'”“'.join(names[1:4])}”,请把名册移到第一个工作表)"
-
-
-def _fill_uncomputed_formulas(path: Path, values: list[list[object]], warnings: list[str] | None) -> None:
-    """A formula Excel never computed (the file was written by a program, not saved by Excel) has
-    no cached value: keep the formula text, so the cell is marked as unusable instead of vanishing."""
-    import openpyxl
-
-    wb = openpyxl.load_workbook(path, read_only=True, data_only=False)
-    try:
-        cells = []
-        for r, row in enumerate(wb.worksheets[0].iter_rows(values_only=True)):
-            if r >= len(values):
-                break
-            for c, v in enumerate(row):
-                if isinstance(v, str) and v.startswith("=") and c < len(values[r]) and values[r][c] is None:
-                    values[r][c] = v
-                    cells.append(f"{_col_letter(c)}{r + 1}")
-    finally:
-        wb.close()
-    if cells and warnings is not None:
-        shown = "、".join(cells[:5]) + ("等" if len(cells) > 5 else "")
-        warnings.append(
-            f"文件“{path.name}”有{len(cells)}个公式单元格没有计算结果({shown}),按公式原文读取;"
-            "请在Excel中打开并保存后重新导出"
-        )
 
 
 def fill_merged_down(grid: list[list[str]], merged: list[tuple[int, int, int, int]], below_row: int) -> int:
@@ -490,6 +483,21 @@ def _is_total_row(cells: list[str]) -> bool:
 # ---- assembling the data rows -----------------------------------------------------------------
 
 
+def _transpose(grid: list[list[str]], row_lengths: list[int]) -> list[list[str]]:
+    """The grid's columns, short rows padded with '' (as `zip_longest(*grid, fillvalue="")`).
+
+    One flat list sliced per column: C-speed copies, where zip_longest advances one iterator per
+    row for every cell.
+    """
+    width = max(row_lengths)
+    if width == 0:
+        return []
+    if min(row_lengths) != width:
+        grid = [row if len(row) == width else [*row, *[""] * (width - len(row))] for row in grid]
+    flat = list(itertools.chain.from_iterable(grid))
+    return [flat[i::width] for i in range(width)]
+
+
 def _frame_from_grid(
     grid: list[list[str]],
     mapping: dict[str, int],
@@ -501,14 +509,15 @@ def _frame_from_grid(
 
     With `header_width`, the numbers of data rows with more or fewer cells than the header are
     appended to `ragged` (a comma inside an unquoted cell shifts every later column).
-    Column-wise: the grid is transposed in C (zip_longest) and every test is a polars expression,
+    Column-wise: the grid is transposed in C (`_transpose`) and every test is a polars expression,
     so a million rows cost no Python loop.
     """
     if not grid:
         frame = pl.DataFrame({f: pl.Series(f, [], dtype=pl.String) for f in mapping})
         return frame.with_columns(pl.Series(ROW_COLUMN, [], dtype=pl.Int32))
-    lengths = pl.Series("__len", list(map(len, grid)), dtype=pl.Int32)
-    columns = list(itertools.zip_longest(*grid, fillvalue=""))
+    row_lengths = list(map(len, grid))
+    lengths = pl.Series("__len", row_lengths, dtype=pl.Int32)
+    columns = _transpose(grid, row_lengths)
     width = max(len(columns), max(mapping.values()) + 1)
     names = [f"c{i}" for i in range(width)]
     data = {
@@ -537,9 +546,30 @@ def _frame_from_grid(
     )
 
 
+@contextlib.contextmanager
+def _gc_paused():
+    """The cyclic garbage collector off while a file becomes millions of small lists and strings.
+
+    Those hold no reference cycles, so nothing is left for the collector; but every 700 new lists
+    it would walk the young ones, and the old ones again and again as the grid grows (a third of
+    the CSV parsing time). Switched back on at the end (if it was on), even on an error.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def read_extract_file(path: str | Path, source: str) -> ExtractFile:
     """Read one extract file into text cells under canonical names, numbered per EXTRACTS.md."""
-    path = Path(path)
+    with _gc_paused():
+        return _read_extract_file(Path(path), source)
+
+
+def _read_extract_file(path: Path, source: str) -> ExtractFile:
     spec = SPECS[source]
     if not path.exists():
         raise ExtractFileError(path.name, "不存在")

@@ -483,34 +483,105 @@ def _python_ids(values: list, kind: str, today: date) -> pl.DataFrame:
     )
 
 
+# Values in one of the contract's exact shapes (no surface damage), read with polars expressions
+# row by row; anything else goes through `_surface_repaired` / `normalise_id` per distinct value.
+# `$` in polars (Rust) regex is the end of the text, like `\\Z`.
+_SHAPES = {
+    "id18": r"^[0-9]{17}[0-9X]$",
+    "cert20": r"^[0-9]{17}[0-9X][0-9]{2}$",  # ID + category digit + grade digit
+    "student_g": r"^G[0-9]{17}[0-9X]$",
+    "student_j": r"^J[0-9]{17}[0-9X]$",
+    "student_l": r"^L[0-9]{18}$",
+}
+
+
+def _with_issue_first(label: str) -> pl.Expr:
+    """`label` before the issues already found (`_join` order: the source's label comes first)."""
+    issue = pl.col("id_issue")
+    return pl.when(issue.is_null()).then(pl.lit(label)).otherwise(pl.lit(label + ISSUE_SEP) + issue)
+
+
+def _shaped_ids(raw: pl.DataFrame, shape: str, kind: str, today: date) -> pl.DataFrame:
+    """RESULT_FIELDS for a `raw` column whose values all have `shape` (a key of _SHAPES), exactly
+    as `normalise_id` reads them (`_from_18`, `_from_cert`, `_from_student`)."""
+    body = {"id18": 0, "cert20": 0}.get(shape, 1)  # student numbers: the 18 characters after G/J/L
+    checked = _canonical_ids(raw.select(pl.col("raw").str.slice(body, 18)), today)
+    if shape == "id18" and kind != "cert":
+        return checked
+    if shape in ("id18", "cert20"):
+        out = checked.with_columns(
+            _with_issue_first(ISSUE_FROM_CERT).alias("id_issue"),
+            pl.when(pl.col("id_kind") == KIND_ID).then(pl.lit(KIND_CERT)).otherwise(pl.col("id_kind")).alias("id_kind"),
+        )
+        if shape == "cert20":
+            tail = raw.get_column("raw")
+            out = out.with_columns(
+                tail.str.slice(18, 1)
+                .replace_strict(CERT_CATEGORIES, default=None, return_dtype=pl.String)
+                .alias("cert_category"),
+                pl.when(tail.str.slice(19, 1).is_in(["1", "2", "3", "4"]))
+                .then(tail.str.slice(19, 1).cast(pl.Int64))
+                .alias("cert_grade"),
+            )
+        return out
+    if shape == "student_g":
+        return checked.with_columns(
+            _with_issue_first(ISSUE_FROM_STUDENT_G).alias("id_issue"),
+            pl.when(pl.col("id_kind") == KIND_ID).then(pl.lit(KIND_STUDENT_G)).otherwise(pl.col("id_kind")).alias("id_kind"),
+        )
+    # J and L numbers are never an ID: birth date and region only. A J number's check character
+    # is checked (the canonical issues: bad check, bad date); an L number has none.
+    label, kind_out = (
+        (ISSUE_STUDENT_J, KIND_STUDENT_J) if shape == "student_j" else (ISSUE_STUDENT_L, KIND_STUDENT_L)
+    )
+    if shape == "student_l":
+        checked = checked.with_columns(
+            pl.when(pl.col("birth_date").is_null()).then(pl.lit(ISSUE_BAD_DATE)).alias("id_issue")
+        )
+    return checked.select(
+        pl.lit(None, dtype=pl.String).alias("id_norm"),
+        _with_issue_first(label).alias("id_issue"),
+        pl.lit(None, dtype=pl.String).alias("id_evidence"),
+        pl.lit(kind_out).alias("id_kind"),
+        pl.col("birth_date"),
+        pl.lit(None, dtype=pl.String).alias("sex"),
+        raw.get_column("raw").str.slice(1, 6).alias("region"),
+        pl.lit(None, dtype=pl.String).alias("cert_category"),
+        pl.lit(None, dtype=pl.Int64).alias("cert_grade"),
+    )
+
+
 def normalise_id_column(
     values: pl.Series, kind: str = "id", today: date | None = None
 ) -> pl.DataFrame:
     """`normalise_id` over a column: RESULT_FIELDS as columns, same length and order as `values`.
 
-    Values already in canonical 18-character form (most of a real extract) are validated row by
-    row with polars expressions; the other distinct values are repaired with polars where only
-    surface damage stands between them and that form (`_surface_repaired`), and go through
+    Values in one of the exact shapes (an 18-character ID, a 20-character certificate number,
+    G/J/L + 18: most of a real extract) are read row by row with polars expressions
+    (`_shaped_ids`); the other distinct values are repaired with polars where only surface damage
+    stands between them and the ID form (`_surface_repaired`, ID column only), and go through
     `normalise_id` otherwise; their results are joined back.
     """
     if kind not in INPUT_KINDS:
         raise ValueError(f"kind must be one of {INPUT_KINDS}, got {kind!r}")
     today = today or date.today()
     frame = values.cast(pl.String).rename("raw").to_frame().with_row_index("_row")
-    if kind == "id":
-        is_canonical = pl.col("raw").str.contains(r"^[0-9]{17}[0-9X]$").fill_null(False)
-        canonical = frame.filter(is_canonical)
-        other = frame.filter(~is_canonical)
-    else:
-        canonical, other = frame.clear(), frame
+    raw = pl.col("raw")
+    shape = pl.lit(None, dtype=pl.String)
+    for name, pattern in reversed(_SHAPES.items()):
+        shape = pl.when(raw.str.contains(pattern)).then(pl.lit(name)).otherwise(shape)
+    frame = frame.with_columns(shape.alias("_shape"))
     parts = []
-    if canonical.height:
+    for name, rows in frame.filter(pl.col("_shape").is_not_null()).partition_by(
+        "_shape", as_dict=True, maintain_order=True
+    ).items():
         parts.append(
             pl.concat(
-                [canonical.select("_row"), _canonical_ids(canonical.select("raw"), today)],
+                [rows.select("_row"), _shaped_ids(rows.select("raw"), name[0], kind, today)],
                 how="horizontal",
             )
         )
+    other = frame.filter(pl.col("_shape").is_null()).drop("_shape")
     if other.height:
         uniq = other.select(pl.col("raw").unique())
         if kind == "id":

@@ -143,9 +143,13 @@ PARSERS: dict[str, tuple[Callable[[str], object], pl.DataType]] = {
 KIND_LABELS = {MONEY: "金额", INT: "整数", DATE: "日期", GRADE: "残疾等级", BOOL: "是/否"}
 
 
-# Cells already in plain form are cast by polars in one pass; only the others (thousands
-# separators, 元, full-width digits, bad values) go through the Python parser, once per distinct value.
+# Cells already in plain form are cast by polars in one pass; only the others (signs, other
+# currency marks, bad values) go through the Python parser, once per distinct value.
 _PLAIN = {MONEY: r"^[0-9]{1,14}(\.[0-9]+)?$", INT: r"^[0-9]{1,9}$"}  # [0-9]: polars \d also matches full-width digits
+# Full-width digits, point and comma folded to ASCII before the plain test, as fold_cell's NFKC
+# folds them (a department's Windows export often has them in every amount).
+_FULL_WIDTH = [chr(0xFF10 + i) for i in range(10)] + ["．", "，"]
+_HALF_WIDTH = [str(i) for i in range(10)] + [".", ","]
 
 
 def parse_column(values: pl.Series, kind: str, header: str) -> tuple[pl.Series, pl.Series]:
@@ -156,7 +160,11 @@ def parse_column(values: pl.Series, kind: str, header: str) -> tuple[pl.Series, 
     """
     parse, dtype = PARSERS[kind]
     # Thousands separators, spaces and 元 are dropped in polars too; only odd cells go to Python.
-    simple = values.str.replace_all(r"[,\s元]", "") if kind in _PLAIN else values
+    simple = (
+        values.str.replace_many(_FULL_WIDTH, _HALF_WIDTH).str.replace_all(r"[,\s元]", "")
+        if kind in _PLAIN
+        else values
+    )
     plain = (
         simple.str.contains(_PLAIN[kind]).fill_null(False)
         if kind in _PLAIN

@@ -6,10 +6,14 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from matchers.contract import SOURCES, SPECS, fold_header
 from matchers.extract_reader import (
     ExtractFileError,
+    _decode_by_line,
+    decode_csv_bytes,
     list_quarters,
     read_extract_file,
     source_files,
@@ -160,3 +164,41 @@ def test_numbers_in_xlsx_cells_never_pass_through_float_text(tmp_path):
     f = read_extract_file(p, "assistance")
     # Excel stored the ID as a number: the tail is lost, so it must read as truncated, not as an ID.
     assert "E+17" in f.rows["id_number"][0]
+
+
+def _decoded_or_error(fn, data):
+    warnings: list[str] = []
+    try:
+        return fn(data, "f.csv", warnings), warnings
+    except ExtractFileError as exc:
+        return str(exc), warnings
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet="姓名王秀英张伟abc,1 \ufffd", max_size=8),
+            st.sampled_from(["utf-8", "gb18030", "broken"]),
+            st.sampled_from(["\n", "\r\n", "\r"]),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_gb18030_file_read_whole_equals_line_by_line(lines):
+    data = b"".join(
+        (t + end).encode("gb18030") + b"\xff" if enc == "broken" else (t + end).encode(enc)
+        for t, enc, end in lines
+    )
+    assume(not _is_utf8(data))
+    fast = _decoded_or_error(decode_csv_bytes, data)
+    assert fast == _decoded_or_error(_decode_by_line, data)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -283,6 +283,28 @@ def test_column_version_equals_the_scalar_one(values):
     assert frame.to_dicts() == [asdict(normalise_id(v)) for v in values]
 
 
+# Values in the exact shapes the column version reads with polars: IDs (valid or not), certificate
+# numbers with any tail, G/J/L student numbers, with valid and invalid check characters and dates.
+id_shaped = st.text(alphabet="0123456789", min_size=17, max_size=17).flatmap(
+    lambda first17: st.sampled_from([first17 + "X", first17 + "0", first17 + ids.check_char(first17)])
+)
+shaped_values = st.one_of(
+    valid_ids,
+    id_shaped,
+    st.tuples(st.one_of(valid_ids, id_shaped), st.text(alphabet="0123456789", min_size=2, max_size=2)).map("".join),
+    st.tuples(st.sampled_from("GJLgj"), st.one_of(valid_ids, id_shaped)).map("".join),
+    st.tuples(st.just("L"), st.text(alphabet="0123456789", min_size=18, max_size=18)).map("".join),
+    st.tuples(st.just("L"), valid_ids.filter(lambda s: s.isdigit())).map("".join),
+)
+
+
+@given(st.lists(st.one_of(shaped_values, id_like_text, st.none()), max_size=30), st.sampled_from(ids.INPUT_KINDS))
+@settings(max_examples=300, deadline=None)
+def test_column_version_equals_the_scalar_one_for_every_kind_and_shape(values, kind):
+    frame = normalise_id_column(pl.Series(values, dtype=pl.String), kind)
+    assert frame.to_dicts() == [asdict(normalise_id(v, kind)) for v in values]
+
+
 def test_column_version_keeps_order_and_duplicates():
     values = ["420106199001011231", None, "4.20115E+17", "420106199001011231", "x"]
     frame = normalise_id_column(pl.Series(values))

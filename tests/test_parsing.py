@@ -2,9 +2,19 @@ import datetime as dt
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matchers.contract import DATE, GRADE, INT, MONEY
-from matchers.parsing import Unparsed, parse_bool, parse_column, parse_date, parse_grade, parse_money
+from matchers.parsing import (
+    Unparsed,
+    parse_bool,
+    parse_column,
+    parse_date,
+    parse_grade,
+    parse_int,
+    parse_money,
+)
 
 
 @pytest.mark.parametrize(
@@ -94,3 +104,22 @@ def test_parse_column_full_width_digits_not_lost():
     assert note.null_count() == 3
     n, _ = parse_column(pl.Series("n", ["３", "4"]), INT, "家庭人口")
     assert n.to_list() == [3, 4]
+
+
+amount_like = st.text(alphabet="0123456789０１２３４５６７８９.．,，元 \u3000-+¥", max_size=12)
+
+
+@given(st.lists(st.one_of(amount_like, st.none()), max_size=20), st.sampled_from([MONEY, INT]))
+@settings(max_examples=300, deadline=None)
+def test_parse_column_equals_the_cell_parser(cells, kind):
+    parse = parse_money if kind == MONEY else parse_int
+    if kind == INT:  # the column reader takes "5元" as 5 people, the cell parser refuses it (kept as it was)
+        cells = [c.replace("元", "") if c else c for c in cells]
+    values, note = parse_column(pl.Series("v", cells, dtype=pl.String), kind, "金额")
+    expected = []
+    for cell in cells:
+        try:
+            expected.append((None if cell is None else parse(cell), False))
+        except Unparsed:
+            expected.append((None, True))
+    assert list(zip(values.to_list(), [n is not None for n in note.to_list()])) == expected
