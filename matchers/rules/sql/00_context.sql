@@ -14,9 +14,18 @@ CREATE OR REPLACE TEMP MACRO mask_id(id) AS
     CASE WHEN length(id) = 18 THEN left(id, 4) || repeat('*', 10) || right(id, 4)
          ELSE '无有效身份证号' END;
 
--- The quarter's accepted rows, each with its provenance as one evidence item.
+-- The quarter's accepted rows, each with its provenance as one evidence item. Only the columns
+-- the rules read (a rule that needs another column adds it here): the resolved rows have ~65
+-- columns, most of them long text the rules never look at, and this table is held in memory.
 CREATE OR REPLACE TEMP TABLE r_rec AS
-SELECT *,
+SELECT quarter, source, source_file, source_row, person_id, match_method, match_probability,
+       name_norm, id_norm, id_kind, district,
+       household_id, relation, category, status, status_date,
+       poverty_status, monitor_type, income_per_capita, income_prev, health,
+       grade, living_subsidy, nursing_subsidy,
+       school, school_type, tuition, aid_programme,
+       safety_grade, aid_type, renovation,
+       out_of_pocket,
        {'source': source, 'source_file': source_file, 'source_row': source_row} AS ev
 FROM work_source_records
 WHERE quarter = $quarter;
