@@ -167,6 +167,29 @@ def _last_decision_text(decision: str | None, decided_at: datetime | None) -> st
     return f"{decision}({decided_at:%Y-%m-%d})" if decided_at else decision
 
 
+# The value columns in the order they are written (every column but the three input columns).
+_VALUE_HEADERS = (
+    COL_SEQ, COL_RULE, COL_RULE_NAME, COL_STREET, COL_COMMUNITY, COL_NAME, COL_ID, COL_REASON,
+    COL_EVIDENCE, COL_FIRST_SEEN, COL_LAST_DECISION, COL_FLAG_ID,
+)
+
+
+def _sheet_values(part: pl.DataFrame):
+    """Per row of one sheet, the texts of the value columns after 序号 (as `str` of each value)."""
+    cols = {c: part.get_column(c).to_list() for c in (
+        "rule_code", "street", "community", "name", "id_number", "reason", "evidence", "first_seen",
+        "last_decision", "last_decided_at", "flag_id",
+    )}
+    for code, street, community, name, id_number, reason, evidence, first_seen, decision, decided_at, fid in zip(
+        *cols.values()
+    ):
+        yield (
+            str(code), str(rule_label(code)), str(street or ""), str(community or ""), str(name or ""),
+            str(mask_id(id_number)), mask_ids_in_text(reason), _evidence_text(evidence), str(first_seen or ""),
+            _last_decision_text(decision, decided_at), str(fid),
+        )
+
+
 def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at: datetime) -> bytes:
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False})
@@ -190,26 +213,17 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
         for i, (header, width) in enumerate(COLUMNS):
             ws.write_string(HEADER_ROW, i, header, header_fmt)
             ws.set_column(i, i, width)
-        for n, rec in enumerate(part.iter_rows(named=True), start=1):
+        # Column lists instead of a dict per row; cells are written in the same order as before
+        # (row by row, the value columns, then the three input cells), so the workbook is the same.
+        value_cols = [col[h] for h in _VALUE_HEADERS]
+        input_cols = [col[h] for h in INPUT_COLUMNS]
+        write_string, write_blank = ws.write_string, ws.write_blank
+        for n, values in enumerate(_sheet_values(part), start=1):
             r = HEADER_ROW + n
-            values = {
-                COL_SEQ: str(n),
-                COL_RULE: rec["rule_code"],
-                COL_RULE_NAME: rule_label(rec["rule_code"]),
-                COL_STREET: rec["street"] or "",
-                COL_COMMUNITY: rec["community"] or "",
-                COL_NAME: rec["name"] or "",
-                COL_ID: mask_id(rec["id_number"]),
-                COL_REASON: mask_ids_in_text(rec["reason"]),
-                COL_EVIDENCE: _evidence_text(rec["evidence"]),
-                COL_FIRST_SEEN: rec["first_seen"] or "",
-                COL_LAST_DECISION: _last_decision_text(rec["last_decision"], rec["last_decided_at"]),
-                COL_FLAG_ID: rec["flag_id"],
-            }
-            for header, value in values.items():
-                ws.write_string(r, col[header], str(value), cell_fmt)
-            for header in INPUT_COLUMNS:
-                ws.write_blank(r, col[header], None, input_fmt)
+            for c, value in zip(value_cols, (str(n), *values)):
+                write_string(r, c, value, cell_fmt)
+            for c in input_cols:
+                write_blank(r, c, None, input_fmt)
         last = HEADER_ROW + max(part.height, 1)
         ws.freeze_panes(HEADER_ROW + 1, 0)
         ws.autofilter(HEADER_ROW, 0, last, len(COLUMNS) - 1)
