@@ -14,6 +14,9 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON_DOWNLOADS := never
 export UV_CACHE_DIR ?= $(CURDIR)/.tools/cache
 export UV_LINK_MODE := copy
+# Installed packages are compiled once at sync time (every run and test process would otherwise
+# recompile dagster, duckdb and matplotlib on import: PYTHONDONTWRITEBYTECODE keeps the tree clean).
+export UV_COMPILE_BYTECODE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: run test ui bench quality sample lock setup clean import-reviews
