@@ -39,6 +39,8 @@ def district_workbooks(context: AssetExecutionContext, warehouse: WarehouseResou
     return MaterializeResult(
         metadata={
             "核查名单数": len(out),
+            "本次重新生成的核查名单数": sum(not w.unchanged for w in out),
+            "内容未变、沿用上次文件的区": ", ".join(w.district for w in out if w.unchanged) or "无",
             "疑点条数": sum(w.rows for w in out),
             "文件": MetadataValue.json({w.district: str(w.path) for w in out}),
             "各区": MetadataValue.md(

@@ -237,3 +237,41 @@ def test_command_line_import_prints_chinese_summary_and_problem_rows(exported, c
     con = warehouse.connect(tmp_path / "wh.duckdb")
     assert con.execute("SELECT flag_id, reviewer FROM reviews").fetchall() == [("F-M02-1", "陈敏")]
     con.close()
+
+
+def test_workbooks_built_in_a_helper_process_are_the_same_bytes(tmp_path, monkeypatch):
+    # A large export shares its districts with a helper process; forced here on the small one.
+    from matchers.reports import workbooks
+
+    con = _warehouse(tmp_path)
+    at = datetime(2026, 11, 29, 9, 30)
+    serial = {w.district: w.sha256 for w in export_district_workbooks(con, Q, tmp_path / "a", actor="测试", now=at)}
+    monkeypatch.setattr(workbooks, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(workbooks.os, "cpu_count", lambda: 2)
+    calls = []
+    real = workbooks.subprocess.run
+    monkeypatch.setattr(workbooks.subprocess, "run", lambda *a, **kw: calls.append(a) or real(*a, **kw))
+    parallel = {w.district: w.sha256 for w in export_district_workbooks(con, Q, tmp_path / "b", actor="测试", now=at)}
+    con.close()
+    assert len(calls) == 1
+    assert parallel == serial and len(serial) == 2
+
+
+def test_a_district_whose_content_did_not_change_keeps_its_file(tmp_path):
+    # A nightly refresh re-exports; only the district whose flags or decisions changed is rebuilt.
+    con = _warehouse(tmp_path)
+    first = {w.district: w for w in export_district_workbooks(con, Q, tmp_path / "x", actor="测试")}
+    assert not any(w.unchanged for w in first.values())
+    con.execute("UPDATE flags SET reason = reason || '。' WHERE flag_id = 'F-M02-3'").fetchall()  # 洪山区
+    second = {w.district: w for w in export_district_workbooks(con, Q, tmp_path / "x", actor="测试")}
+    assert second["江夏区"].unchanged and second["江夏区"].sha256 == first["江夏区"].sha256
+    assert not second["洪山区"].unchanged and second["洪山区"].sha256 != first["洪山区"].sha256
+    # a file changed on disk since (someone opened and saved it) is written again
+    first["江夏区"].path.write_bytes(first["江夏区"].path.read_bytes() + b"\0")
+    third = {w.district: w for w in export_district_workbooks(con, Q, tmp_path / "x", actor="测试")}
+    assert not third["江夏区"].unchanged and third["洪山区"].unchanged
+    logged = con.execute(
+        "SELECT count(*) FROM audit_log WHERE action = 'export_workbook' AND district = '江夏区'"
+    ).fetchone()[0]
+    con.close()
+    assert logged == 3  # every export is audited, kept or rebuilt

@@ -10,10 +10,16 @@ nothing. Every export and import writes an `audit_log` row.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
+import pickle
+import subprocess
+import sys
 import re
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -139,6 +145,8 @@ class ExportedWorkbook:
     rows: int
     rules: dict[str, int]
     sha256: str
+    content: str = ""  # digest of what the workbook is made of (_content_digest)
+    unchanged: bool = False  # the file of an earlier export with the same content was kept
 
 
 def _evidence_text(evidence: str | None) -> str:
@@ -193,7 +201,8 @@ def _sheet_values(part: pl.DataFrame):
 def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at: datetime) -> bytes:
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_numbers": False})
-    wb.set_properties({"title": f"核查名单 {quarter} {district}", "subject": "社会救助数据比对核查名单"})
+    wb.set_properties({"title": f"核查名单 {quarter} {district}", "subject": "社会救助数据比对核查名单",
+                       "created": exported_at})  # the same export gives the same bytes
     title_fmt = wb.add_format({"bold": True, "font_size": 13})
     header_fmt = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "vcenter"})
     cell_fmt = wb.add_format({"text_wrap": True, "valign": "top", "num_format": "@"})
@@ -259,6 +268,82 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
     return buf.getvalue()
 
 
+_CODE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+
+
+def _content_digest(quarter: str, district: str, rows: pl.DataFrame) -> str:
+    """What a district's workbook is made of: its rows (flags, reasons, latest decisions) and this
+    module's code. Equal digests give the same workbook but for the export time on its 说明 sheet."""
+    h = hashlib.sha256(f"{_CODE_DIGEST}|{quarter}|{district}|".encode())
+    h.update(rows.sort("flag_id").write_csv().encode())
+    return h.hexdigest()
+
+
+def _unchanged_workbooks(con: duckdb.DuckDBPyConnection, quarter: str, exports_dir: Path | str,
+                         digests: dict[str, str]) -> dict[str, str]:
+    """district → sha256 of its workbook on disk, for the districts whose last export had the same
+    content digest and whose file is still exactly what was written then (a nightly refresh after
+    one changed row rewrites only the districts it touched)."""
+    last = con.execute(
+        """
+        SELECT district, arg_max(sha256, logged_at), arg_max(json_extract_string(details, '$.content'), logged_at)
+        FROM audit_log WHERE action = ? AND quarter = ? GROUP BY district
+        """,
+        [ACTION_EXPORT, quarter],
+    ).fetchall()
+    kept = {}
+    for district, sha, content in last:
+        path = workbook_path(exports_dir, quarter, district)
+        if digests.get(district) == content and sha and path.is_file() and file_sha256(path) == sha:
+            kept[district] = sha
+    return kept
+
+
+# xlsxwriter writes cell by cell in Python (about 10 µs a cell: 2.6 M cells at city scale), so a
+# large export shares its districts with one helper process (`python -m matchers.reports.workbooks`,
+# rows in and bytes out through pipes: nothing is written to disk, no fork of a process that holds
+# DuckDB threads). A small export stays in this process (the helper spends ~2 s importing).
+# The bytes are the same either way.
+PARALLEL_MIN_ROWS = 50_000
+
+
+def _build_workbooks(quarter: str, parts: list[tuple[str, pl.DataFrame]], now: datetime) -> list[bytes]:
+    """The workbook of every (district, rows) of `parts`, in order."""
+    if (os.cpu_count() or 1) < 2 or len(parts) < 2 or sum(r.height for _, r in parts) < PARALLEL_MIN_ROWS:
+        return [_build_workbook(quarter, district, rows, now) for district, rows in parts]
+    # two shares of about equal rows, biggest districts first
+    shares: tuple[list[int], list[int]] = ([], [])
+    load = [0, 0]
+    for i in sorted(range(len(parts)), key=lambda i: -parts[i][1].height):
+        k = 0 if load[0] <= load[1] else 1
+        shares[k].append(i)
+        load[k] += parts[i][1].height
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        elsewhere = pool.submit(_build_in_helper, quarter, [parts[i] for i in shares[1]], now)
+        built = {i: _build_workbook(quarter, parts[i][0], parts[i][1], now) for i in shares[0]}
+        built.update(zip(shares[1], elsewhere.result()))
+    return [built[i] for i in range(len(parts))]
+
+
+def _build_in_helper(quarter: str, parts: list[tuple[str, pl.DataFrame]], now: datetime) -> list[bytes]:
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "matchers.reports.workbooks"],
+        input=pickle.dumps((quarter, parts, now)), capture_output=True, env=env, check=False,
+    )
+    if proc.returncode != 0:
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["(无输出)"]
+        raise RuntimeError(f"生成核查名单的辅助进程出错(退出码 {proc.returncode}):{tail[0]}")
+    return pickle.loads(proc.stdout)
+
+
+def _helper_main() -> None:
+    """The helper process: (quarter, parts, now) pickled on stdin, the workbooks' bytes on stdout."""
+    quarter, parts, now = pickle.loads(sys.stdin.buffer.read())
+    sys.stdout.buffer.write(pickle.dumps([_build_workbook(quarter, d, rows, now) for d, rows in parts]))
+
+
 def export_district_workbooks(
     con: duckdb.DuckDBPyConnection,
     quarter: str,
@@ -278,12 +363,16 @@ def export_district_workbooks(
     data = frame(con, EXPORT_SQL, [quarter, UNASSIGNED_DISTRICT, quarter])
     data = data.with_columns(pl.col("rule_code").map_elements(rule_family, return_dtype=pl.String).alias("family"))
     out: list[ExportedWorkbook] = []
-    for district in data.get_column("district").unique().sort().to_list():
-        rows = data.filter(pl.col("district") == district)
+    parts = [(d, data.filter(pl.col("district") == d)) for d in data.get_column("district").unique().sort().to_list()]
+    digests = {district: _content_digest(quarter, district, rows) for district, rows in parts}
+    kept = _unchanged_workbooks(con, quarter, exports_dir, digests)
+    todo = [(d, rows) for d, rows in parts if d not in kept]
+    built = dict(zip([d for d, _ in todo], _build_workbooks(quarter, todo, now)))
+    for district, rows in parts:
         path = workbook_path(exports_dir, quarter, district)
-        sha = write_private(path, _build_workbook(quarter, district, rows, now))
+        sha = kept[district] if district in kept else write_private(path, built[district])
         rules = dict(sorted(rows.group_by("rule_code").len().iter_rows()))
-        out.append(ExportedWorkbook(district, path, rows.height, rules, sha))
+        out.append(ExportedWorkbook(district, path, rows.height, rules, sha, digests[district], district in kept))
     written = {w.path for w in out}
     quarter_dir = Path(exports_dir) / quarter
     if quarter_dir.is_dir():
@@ -294,7 +383,8 @@ def export_district_workbooks(
         for w in out:
             audit(
                 con, action=ACTION_EXPORT, quarter=quarter, district=w.district, file=w.path,
-                sha256=w.sha256, actor=actor, rows=w.rows, details={"rules": w.rules}, at=now,
+                sha256=w.sha256, actor=actor, rows=w.rows, at=now,
+                details={"rules": w.rules, "content": w.content, "unchanged": w.unchanged},
             )
     return out
 
@@ -560,3 +650,7 @@ def import_reviews(
     finally:
         con.unregister("new_reviews")
     return result
+
+
+if __name__ == "__main__":
+    _helper_main()
