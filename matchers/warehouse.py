@@ -5,6 +5,7 @@ Pure library (no Dagster). Public tables follow ../shared/contract/WAREHOUSE.md.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -181,6 +182,61 @@ def _replace_quarter(con: duckdb.DuckDBPyConnection, public: str, select: str, q
     return int(inserted)
 
 
+def quarter_digest(con: duckdb.DuckDBPyConnection, table: str, quarter: str) -> str:
+    """Order-free digest of who each row of the quarter was resolved to (rows, keys, person_id,
+    match_method): cheap, five narrow columns."""
+    n, s = con.execute(
+        f"SELECT count(*), coalesce(sum(hash(source, source_file, source_row, person_id, match_method)::HUGEINT), 0) "
+        f"FROM {table} WHERE quarter = ?",
+        [quarter],
+    ).fetchall()[0]
+    return f"{n}:{s}"
+
+
+# The resolution step's run_log record ('resolution', matchers.resolution.incremental) names, for an
+# incremental run, the sources whose rows it wrote (`publish_sources`), the digest of the published
+# rows it built on (`published_digest`) and of its result (`result_digest`).
+RESOLUTION_STEP = "resolution"
+
+
+def _partial_sources(con: duckdb.DuckDBPyConnection, quarter: str) -> list[str] | None:
+    """The sources whose rows alone differ between work_source_records and source_records, when the
+    newest resolution run of the quarter was incremental and both tables are still as it left them
+    (published rows: those it built on; work rows: its result). Else None: the whole quarter."""
+    rec = con.execute(
+        "SELECT details FROM run_log WHERE quarter = ? AND step = ? ORDER BY finished_at DESC LIMIT 1",
+        [quarter, RESOLUTION_STEP],
+    ).fetchall()
+    if not rec:
+        return None
+    d = rec[0][0]
+    d = json.loads(d) if isinstance(d, str) else d
+    sources = d.get("publish_sources")
+    if sources is None or not d.get("published_digest") or not d.get("result_digest"):
+        return None
+    if quarter_digest(con, "source_records", quarter) != d["published_digest"]:
+        return None
+    if quarter_digest(con, "work_source_records", quarter) != d["result_digest"]:
+        return None
+    return list(sources)
+
+
+def _replace_sources(con: duckdb.DuckDBPyConnection, quarter: str, sources: list[str]) -> int:
+    """Replace only `sources`' rows of the quarter in source_records; the number of rows the quarter
+    has there afterwards (what a whole replacement would have inserted)."""
+    if sources:
+        con.execute(
+            "DELETE FROM source_records WHERE quarter = ? AND list_contains(?::VARCHAR[], source)",
+            [quarter, sources],
+        ).fetchall()
+        con.execute(
+            "INSERT INTO source_records BY NAME SELECT * FROM work_source_records "
+            "WHERE quarter = ? AND list_contains(?::VARCHAR[], source)",
+            [quarter, sources],
+        ).fetchall()
+    return int(con.execute("SELECT count(*) FROM source_records WHERE quarter = ?", [quarter]).fetchone()[0])
+
+
 def publish_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> dict[str, int]:
     """Swap the quarter's work tables into the public tables, all in one transaction.
 
@@ -191,11 +247,22 @@ def publish_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> dict[str, i
     primary key) and inserting work_persons: the same rows in the same order as deleting every
     row and inserting, without DuckDB removing each deleted key from the primary-key index at
     commit (about 40% of the publish's CPU at 100,000 households).
+
+    After an incremental refresh (the newest resolution record of the quarter names the sources it
+    re-resolved, and neither source_records nor work_source_records has changed since: digests
+    checked) only those sources' rows of source_records are replaced: the other sources' work rows
+    are copies of the published ones. Otherwise the whole quarter is replaced.
     """
     counts: dict[str, int] = {}
     with transaction(con):
+        partial = _partial_sources(con, quarter)
+        if partial is None:
+            counts["source_records"] = _replace_quarter(
+                con, "source_records", "SELECT * FROM work_source_records WHERE quarter = ?", quarter
+            )
+        else:  # an incremental refresh: the other sources' work rows are the published ones
+            counts["source_records"] = _replace_sources(con, quarter, partial)
         for public, work in (
-            ("source_records", "work_source_records"),
             ("household_members", "work_household_members"),
             ("flags", "work_flags"),
         ):

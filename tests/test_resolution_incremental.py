@@ -200,3 +200,48 @@ def test_decision_reports_changed_sources_by_row_content(con):
     d = incremental.decide(con, Q, now)
     assert d.incremental and d.changed == ["housing"] and d.rows_changed == 4
     assert "(housing)" in d.reason and "4 行" in d.reason
+
+
+def _table(con, table: str) -> list[tuple]:
+    return con.execute(f"SELECT * FROM {table} WHERE quarter = ? ORDER BY ALL", [Q]).fetchall()
+
+
+def test_publish_after_a_refresh_replaces_only_the_changed_sources_rows(con, monkeypatch):
+    publish_first(con)
+    rows = [r for r in base_rows() if not (r["source"] == "housing" and r["source_row"] == 4)]  # removed
+    for r in rows:
+        if r["source"] == "housing" and r["source_row"] == 2:
+            r["name_raw"] = "孙志刚"  # changed
+    rows.append(row("housing", 5, "周凤英", id_kind="none", district="蔡甸区"))  # added
+    load(con, rows)
+    assert run(con)["mode"] == MODE_INCREMENTAL
+    assert warehouse._partial_sources(con, Q) == ["housing"]
+    # only housing rows are deleted and inserted: spy on the statements publish runs
+    seen = []
+    real = warehouse._replace_sources
+    monkeypatch.setattr(warehouse, "_replace_sources", lambda c, q, s: seen.append(s) or real(c, q, s))
+    counts = warehouse.publish_quarter(con, Q)
+    assert seen == [["housing"]]
+    # no stale row (the removed one, the old version of the changed one), none missing (the added one)
+    assert _table(con, "source_records") == _table(con, "work_source_records")
+    assert counts["source_records"] == len(rows)
+    # nothing changed since: a later refresh publishes nothing again, and the tables stay equal
+    assert run(con)["mode"] == MODE_INCREMENTAL
+    assert warehouse._partial_sources(con, Q) == []
+    warehouse.publish_quarter(con, Q)
+    assert _table(con, "source_records") == _table(con, "work_source_records")
+
+
+def test_publish_replaces_the_whole_quarter_when_the_tables_moved_since_the_refresh(con):
+    publish_first(con)
+    load(con, base_rows() + [row("housing", 5, "周凤英", id_kind="none", district="蔡甸区")])
+    assert run(con)["mode"] == MODE_INCREMENTAL
+    # the published rows changed after the refresh read them (another publish): a stale medical
+    # row there must not survive
+    con.execute("UPDATE source_records SET person_id = 'P_stale' WHERE quarter = ? AND source = 'medical'", [Q])
+    assert warehouse._partial_sources(con, Q) is None
+    warehouse.publish_quarter(con, Q)
+    assert _table(con, "source_records") == _table(con, "work_source_records")
+    # a full run after the refresh (newest record): the whole quarter too
+    run(con, force_full=True)
+    assert warehouse._partial_sources(con, Q) is None

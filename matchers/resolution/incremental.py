@@ -55,7 +55,7 @@ from matchers.resolution.resolve import (
 
 MODE_FULL = "全量匹配"
 MODE_INCREMENTAL = "增量匹配"
-RUN_LOG_STEP = "resolution"
+RUN_LOG_STEP = warehouse.RESOLUTION_STEP  # "resolution"
 
 # Above this share of the quarter's rows in changed sources, a full run is no slower and is the
 # reference result: resolve from scratch.
@@ -71,6 +71,7 @@ class Decision:
     changed: list[str] = field(default_factory=list)
     rows_changed: int = 0
     rows_total: int = 0
+    published_digest: str = ""  # result_digest of the published rows the decision looked at
 
     @property
     def incremental(self) -> bool:
@@ -102,12 +103,7 @@ def basis(model_path: str | os.PathLike, key: bytes) -> dict:
 
 def result_digest(con: duckdb.DuckDBPyConnection, table: str, quarter: str) -> str:
     """Order-free digest of who each row of the quarter was resolved to."""
-    n, s = con.execute(
-        f"SELECT count(*), coalesce(sum(hash(source, source_file, source_row, person_id, match_method)::HUGEINT), 0) "
-        f"FROM {table} WHERE quarter = ?",
-        [quarter],
-    ).fetchall()[0]
-    return f"{n}:{s}"
+    return warehouse.quarter_digest(con, table, quarter)
 
 
 def _row_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -154,7 +150,8 @@ def decide(
     published = con.execute("SELECT count(*) FROM source_records WHERE quarter = ?", [quarter]).fetchall()[0][0]
     if not published:
         return Decision(MODE_FULL, f"{quarter} 尚未发布过匹配结果,全量匹配")
-    before = _recorded_basis(con, quarter, result_digest(con, "source_records", quarter))
+    published_digest = result_digest(con, "source_records", quarter)
+    before = _recorded_basis(con, quarter, published_digest)
     if before is None:
         return Decision(
             MODE_FULL,
@@ -199,7 +196,7 @@ def decide(
             f"仅 {_labels(changed)} 有变化:只重新匹配这些部门的 {rows_changed} 行"
             f"(占本季度 {rows_changed / max(rows_total, 1):.1%}),其余 {rows_total - rows_changed} 行沿用已发布的人员编号"
         )
-    return Decision(MODE_INCREMENTAL, reason, changed, rows_changed, rows_total)
+    return Decision(MODE_INCREMENTAL, reason, changed, rows_changed, rows_total, published_digest)
 
 
 # ---- the incremental run's SQL (mirrors sql_text; unchanged rows sit on their person's node) ------
@@ -636,6 +633,9 @@ def resolve_with_refresh(
         "seconds": counts["seconds_total"],
         "result_digest": result_digest(con, "work_source_records", quarter),
     }
+    if decision.incremental:
+        # publish_quarter replaces only these sources' rows while both tables are still as here
+        details.update(publish_sources=decision.changed, published_digest=decision.published_digest)
     with warehouse.transaction(con):
         con.execute(
             "INSERT INTO run_log (quarter, step, run_id, started_at, finished_at, details) VALUES (?, ?, ?, ?, ?, ?)",
