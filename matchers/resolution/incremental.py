@@ -72,6 +72,8 @@ class Decision:
     rows_changed: int = 0
     rows_total: int = 0
     published_digest: str = ""  # result_digest of the published rows the decision looked at
+    # source_digests(source_records, with_resolution=True) as the decision saw them
+    published_sources: dict = field(default_factory=dict)
 
     @property
     def incremental(self) -> bool:
@@ -125,6 +127,22 @@ def source_digests(
     }
 
 
+def _published_digests(
+    con: duckdb.DuckDBPyConnection, quarter: str
+) -> tuple[dict[str, tuple[int, str]], dict[str, tuple[int, str]]]:
+    """source_digests of source_records without and with the resolution columns, in one scan."""
+    staged = ", ".join(f'"{c}"' for c in _row_columns(con))
+    resolved = ", ".join(f'"{c}"' for c in _RESOLUTION_COLUMNS)
+    plain, full = {}, {}
+    for s, n, d, dr in con.execute(
+        f"SELECT source, count(*), sum(hash({staged})::HUGEINT), sum(hash({staged}, {resolved})::HUGEINT) "
+        "FROM source_records WHERE quarter = ? GROUP BY source",
+        [quarter],
+    ).fetchall():
+        plain[s], full[s] = (int(n), str(d)), (int(n), str(dr))
+    return plain, full
+
+
 def _recorded_basis(con: duckdb.DuckDBPyConnection, quarter: str, digest: str) -> dict | None:
     """The newest resolution record of the quarter whose result is the published one."""
     for (details,) in con.execute(
@@ -164,7 +182,7 @@ def decide(
     if before.get("spec_sha256") != now["spec_sha256"] or before.get("thresholds") != now["thresholds"]:
         return Decision(MODE_FULL, "人员匹配设定(比较项、阈值、分块规则)自上次发布以来已修改,全量匹配")
     staged = source_digests(con, "stg_records", quarter)
-    pub = source_digests(con, "source_records", quarter)
+    pub, pub_resolved = _published_digests(con, quarter)
     changed = sorted(s for s in set(staged) | set(pub) if staged.get(s) != pub.get(s))
     rows_total = sum(n for n, _ in staged.values())
     rows_changed = sum(staged[s][0] for s in changed if s in staged)
@@ -196,7 +214,7 @@ def decide(
             f"仅 {_labels(changed)} 有变化:只重新匹配这些部门的 {rows_changed} 行"
             f"(占本季度 {rows_changed / max(rows_total, 1):.1%}),其余 {rows_total - rows_changed} 行沿用已发布的人员编号"
         )
-    return Decision(MODE_INCREMENTAL, reason, changed, rows_changed, rows_total, published_digest)
+    return Decision(MODE_INCREMENTAL, reason, changed, rows_changed, rows_total, published_digest, pub_resolved)
 
 
 # ---- the incremental run's SQL (mirrors sql_text; unchanged rows sit on their person's node) ------
@@ -287,24 +305,27 @@ SELECT n.node, k.source, k.diagnosis FROM res_kept k JOIN res_nodes n USING (nod
 # sql_text.CONTEXT over every row of the quarter (changed and unchanged rows on their nodes).
 CONTEXT = """
 CREATE OR REPLACE TEMP TABLE res_ctx AS
-WITH all_rows AS (
-    SELECT r.rid, 'C' || r.rid AS rkey, rn.node, r.quarter, r.source, r.household_id, r.relation,
-           r.guardian_id_norm
+WITH hh AS (
+    SELECT r.rid, rn.node, r.relation, r.quarter || ':' || r.source || ':' || r.household_id AS via
     FROM res_rows r JOIN res_row_nodes rn USING (rid)
+    WHERE r.household_id IS NOT NULL
     UNION ALL
-    SELECT NULL, 'K' || k.source || '|' || k.source_file || '|' || k.source_row, n.node, k.quarter, k.source,
-           k.household_id, k.relation, k.guardian_id_norm
+    SELECT NULL, n.node, k.relation, k.quarter || ':' || k.source || ':' || k.household_id
     FROM res_kept k JOIN res_nodes n USING (node_key)
-),
-hh AS (
-    SELECT rid, node, relation, quarter || ':' || source || ':' || household_id AS via
-    FROM all_rows WHERE household_id IS NOT NULL
+    WHERE k.household_id IS NOT NULL
 ),
 guardian AS (
-    SELECT r.rid, r.node AS student, n.node AS guardian, 'G:' || r.rkey AS via
-    FROM all_rows r
+    SELECT r.rid, rn.node AS student, n.node AS guardian, 'G:C' || r.rid AS via
+    FROM res_rows r
+    JOIN res_row_nodes rn USING (rid)
     JOIN res_nodes n ON n.node_key = 'I:' || r.guardian_id_norm
-    WHERE r.guardian_id_norm IS NOT NULL AND n.node <> r.node
+    WHERE r.guardian_id_norm IS NOT NULL AND n.node <> rn.node
+    UNION ALL
+    SELECT NULL, kn.node, n.node, 'G:K' || k.source || '|' || k.source_file || '|' || k.source_row
+    FROM res_kept k
+    JOIN res_nodes kn USING (node_key)
+    JOIN res_nodes n ON n.node_key = 'I:' || k.guardian_id_norm
+    WHERE k.guardian_id_norm IS NOT NULL AND n.node <> kn.node
 ),
 earlier AS (
     SELECT h.quarter || ':' || h.household_key AS via, n.node
@@ -318,15 +339,25 @@ SELECT a.rid, a.node, b.node AS other, a.via,
 FROM hh a
 JOIN hh b ON b.via = a.via AND b.node <> a.node
 JOIN res_nodes n ON n.node = b.node AND n.valid
+WHERE a.node IN (SELECT node FROM res_paired_nodes)
 UNION
-SELECT rid, student, guardian, via, true FROM guardian
+SELECT rid, student, guardian, via, true FROM guardian WHERE student IN (SELECT node FROM res_paired_nodes)
 UNION
 SELECT NULL, g.guardian, g.student, g.via, true FROM guardian g JOIN res_nodes n ON n.node = g.student AND n.valid
+WHERE g.guardian IN (SELECT node FROM res_paired_nodes)
 UNION
 SELECT NULL, a.node, b.node, a.via, false
 FROM earlier a
 JOIN earlier b ON b.via = a.via AND b.node <> a.node
 JOIN res_nodes n ON n.node = b.node AND n.valid
+WHERE a.node IN (SELECT node FROM res_paired_nodes)
+"""
+
+# The nodes of the candidate pairs: the household comparison (sql_text.PAIR_HOUSEHOLD) reads the
+# context of these nodes only, so CONTEXT keeps only their rows (the full run's rows for them).
+PAIRED_NODES = """
+CREATE OR REPLACE TEMP TABLE res_paired_nodes AS
+SELECT node_l AS node FROM res_node_pairs UNION SELECT node_r FROM res_node_pairs
 """
 
 # The index after the run, as sql_text.PERSONS builds it, recomputed only for the persons the
@@ -418,7 +449,7 @@ LEFT JOIN res_best b ON b.node = rn.node AND r.id_norm IS NULL
 _TEMP_TABLES = (
     "res_kept", "res_rows", "res_anchors", "res_nodes", "res_row_nodes", "res_profiles", "res_pairs",
     "res_ctx", "res_node_pairs", "res_pair_household", "res_node_diag", "res_node_meds", "res_labels", "res_cluster_facts",
-    "res_cluster_pid", "res_best", "res_out",
+    "res_cluster_pid", "res_best", "res_out", "res_paired_nodes",
 )
 
 
@@ -429,10 +460,14 @@ def _put(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None
 
 
 def resolve_incremental(
-    con: duckdb.DuckDBPyConnection, quarter: str, changed: list[str], *, model_path: str | os.PathLike, key: bytes
+    con: duckdb.DuckDBPyConnection, quarter: str, changed: list[str], *, model_path: str | os.PathLike, key: bytes,
+    published: dict[str, tuple[int, str]] | None = None,
 ) -> dict:
     """Resolve only the rows of `changed` sources; write work_source_records (the whole quarter:
-    unchanged rows copied from the published ones), work_persons and work_household_members."""
+    unchanged rows copied from the published ones), work_persons and work_household_members.
+
+    `published`: source_digests(source_records, with_resolution=True) when the caller has them
+    (decide computed them; nothing wrote source_records since)."""
     t0 = time.perf_counter()
     model = Model.load(model_path)
     p = {"quarter": quarter, "changed": list(changed)}
@@ -447,8 +482,9 @@ def resolve_incremental(
     t1 = time.perf_counter()
     stats = blocking.build_pairs(con)
     t_pairs = time.perf_counter()
-    con.execute(CONTEXT, {"quarter": quarter})
     con.execute(sql_text.NODE_PAIRS)
+    con.execute(PAIRED_NODES)
+    con.execute(CONTEXT, {"quarter": quarter})
     con.execute(sql_text.PAIR_HOUSEHOLD)
     t2 = time.perf_counter()
     # streamed as in the full run (resolve._compared_batches), in the order pairs were numbered before
@@ -522,7 +558,7 @@ def resolve_incremental(
     persons_rel = con.sql(PERSONS, params=p).pl()
     # The work table still holds the published rows of every unchanged source (it does after a
     # publish; not after an unpublished run): then they need not be copied again.
-    pub = source_digests(con, "source_records", quarter, with_resolution=True)
+    pub = published if published is not None else source_digests(con, "source_records", quarter, with_resolution=True)
     work = source_digests(con, "work_source_records", quarter, with_resolution=True)
     work_holds_published = all(work.get(src) == d for src, d in pub.items() if src not in changed) and not [
         src for src in work if src not in pub and src not in changed
@@ -618,7 +654,9 @@ def resolve_with_refresh(
     now = basis(model_path, key)
     decision = decide(con, quarter, now, force_full)
     if decision.incremental:
-        counts = resolve_incremental(con, quarter, decision.changed, model_path=model_path, key=key)
+        counts = resolve_incremental(
+            con, quarter, decision.changed, model_path=model_path, key=key, published=decision.published_sources
+        )
     else:
         counts = resolve_quarter(con, quarter, model_path=model_path, key=key)
         counts["rows_resolved"] = counts["rows"]
