@@ -98,3 +98,55 @@ def test_failure_inside_publish_changes_nothing(con, monkeypatch):
     assert after == before
     with pytest.raises(duckdb.ConstraintException):
         con.execute("INSERT INTO persons (person_id) VALUES ('P1')")
+
+
+def _record_refresh(con, sources, published_digest=None, result_digest=None):
+    """A resolution record as an incremental refresh leaves it (matchers.resolution.incremental)."""
+    import json
+
+    details = {
+        "mode": "增量匹配",
+        "publish_sources": sources,
+        "published_digest": published_digest or warehouse.quarter_digest(con, "source_records", Q),
+        "result_digest": result_digest or warehouse.quarter_digest(con, "work_source_records", Q),
+    }
+    con.execute(
+        "INSERT INTO run_log (quarter, step, run_id, started_at, finished_at, details) "
+        "VALUES (?, 'resolution', 'r', now(), now(), ?)", [Q, json.dumps(details, ensure_ascii=False)]
+    )
+
+
+def _quarter_rows(con, table):
+    return con.execute(f"SELECT * FROM {table} WHERE quarter = ? ORDER BY ALL", [Q]).fetchall()
+
+
+def test_publish_after_a_refresh_replaces_only_its_sources_and_ends_equal_to_the_work_rows(con):
+    # medical row 1 unchanged; medical row 2 and the disability source are new
+    _record_refresh(con, ["disability", "medical"])
+    reviews_before = con.execute("SELECT * FROM reviews").fetchall()
+    counts = warehouse.publish_quarter(con, Q)
+    assert counts["source_records"] == 3
+    assert _quarter_rows(con, "source_records") == _quarter_rows(con, "work_source_records")
+    assert con.execute("SELECT person_id FROM source_records WHERE quarter = ?", [Q_OLD]).fetchall() == [("P9",)]
+    assert con.execute("SELECT * FROM reviews").fetchall() == reviews_before
+
+
+def test_publish_ignores_a_refresh_record_the_tables_no_longer_match(con):
+    # the record names only 'medical', but the work rows are not its result: a partial publish
+    # would leave the disability row out; the whole quarter is published instead
+    _record_refresh(con, ["medical"], result_digest="0:0")
+    assert warehouse._partial_sources(con, Q) is None
+    warehouse.publish_quarter(con, Q)
+    assert _quarter_rows(con, "source_records") == _quarter_rows(con, "work_source_records")
+    # published rows changed since the refresh read them: likewise
+    _record_refresh(con, ["medical"], published_digest="1:1")
+    assert warehouse._partial_sources(con, Q) is None
+
+
+def test_failure_inside_a_partial_publish_changes_nothing(con, monkeypatch):
+    _record_refresh(con, ["disability", "medical"])
+    before = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("source_records", "persons", "reviews")}
+    monkeypatch.setattr(warehouse, "_crash_point", lambda name: (_ for _ in ()).throw(RuntimeError("中途失败")))
+    with pytest.raises(RuntimeError):
+        warehouse.publish_quarter(con, Q)
+    assert {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in before} == before
