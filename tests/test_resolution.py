@@ -451,3 +451,17 @@ def test_training_candidates_come_in_pair_order(con, monkeypatch):
     assert len(pairs) == stats["pairs"] > 2
     assert pairs.select("pid_l", "pid_r").equals(pairs.select("pid_l", "pid_r").sort("pid_l", "pid_r"))
     assert pairs.select("pid_l", "pid_r").is_unique().all()
+
+
+def test_truncated_id_agreeing_on_the_region_code_does_not_link_a_namesake_automatically(con):
+    # `4.20111E+17` keeps only the region code; two 张伟 of 洪山区 both agree with it. Agreeing on a
+    # region is what one stranger in 13 does: never an automatic link (model 4 gave it +7.9).
+    a, b = valid_id("420111", "1979-05-02", "131"), valid_id("420111", "1983-11-20", "257")
+    load(con, background() + [
+        row("assistance", 1, "张伟", id_norm=a, district="洪山区"),
+        row("assistance", 2, "张伟", id_norm=b, district="洪山区"),
+        row("medical", 1, "张伟", id_kind="truncated", id_evidence="420111", district="洪山区"),
+    ])
+    df = resolved(con)
+    medical = df.filter((pl.col("source") == "medical") & (pl.col("source_row") == 1))
+    assert medical["match_method"].item() in (spec.METHOD_REVIEW, spec.METHOD_NEW)

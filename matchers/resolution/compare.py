@@ -101,10 +101,11 @@ def compare_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
             (c("id17_l").is_not_null() & (c("_id_dist") == 1), "one_substitution"),
             (c("id17_l").is_not_null() & (c("_id_osa") == 1), "one_transposition"),
             (c("id17_l").is_not_null() & c("id17_r").is_not_null(), "else"),
-            (both_digits & has_prefix & prefix_ok, "prefix"),
-            (both_digits & has_prefix, "else"),
         ],
         spec.ID,
+    )
+    id_prefix_level = _level(
+        [(both_digits & has_prefix & prefix_ok, "agree"), (both_digits & has_prefix, "else")], spec.ID_PREFIX
     )
     both_names = c("name_key_l").is_not_null() & c("name_key_r").is_not_null()
     name_level = _level(
@@ -118,7 +119,7 @@ def compare_pairs(pairs: pl.DataFrame) -> pl.DataFrame:
         ],
         spec.NAME,
     )
-    df = df.with_columns(lvl_id=id_level, lvl_name=name_level)
+    df = df.with_columns(lvl_id=id_level, lvl_id_prefix=id_prefix_level, lvl_name=name_level)
     # Birth date and sex derived from an ID are not independent of the ID comparison.
     no_id = c("lvl_id") == NULL
     both_birth = no_id & c("birth_l").is_not_null() & c("birth_r").is_not_null()

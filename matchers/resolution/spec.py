@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-MODEL_VERSION = 4
+MODEL_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,8 @@ class Comparison:
 
 # ---- comparisons ------------------------------------------------------------------------------
 # The ID comparison looks at the 17 significant digits (a valid ID, or the digits kept from a
-# failed-check ID) and at the prefix kept from an Excel-truncated ID. One mistyped digit or two
-# swapped neighbours always break the MOD 11-2 check, so such a row never carries a valid ID.
+# failed-check ID). One mistyped digit or two swapped neighbours always break the MOD 11-2 check,
+# so such a row never carries a valid ID.
 ID = Comparison(
     "id",
     "身份证号",
@@ -52,9 +52,20 @@ ID = Comparison(
         Level("exact", "身份证号前17位相同"),
         Level("one_substitution", "身份证号差一位"),
         Level("one_transposition", "身份证号相邻两位颠倒"),
-        Level("prefix", "身份证号截断部分一致"),
         Level("else", "身份证号不同"),
     ),
+)
+
+# What an Excel-truncated ID keeps (`4.20115E+17`: the first 6 digits, the region code) against the
+# other side's digits: a comparison of its own, so that its u is measured among pairs with a
+# truncated side (about one in 13 strangers share a region), not among all pairs where a prefix
+# agreement looked rare. (Model 4 had it as a level of the ID comparison: +7.9 for agreeing on a
+# region code, which linked namesakes of one district with a truncated ID automatically.)
+ID_PREFIX = Comparison(
+    "id_prefix",
+    "截断的身份证号",
+    (Level("agree", "截断身份证号的前几位一致"), Level("else", "截断身份证号的前几位不同")),
+    note="only where one side is an Excel-truncated ID and the other has digits",
 )
 
 NAME = Comparison(
@@ -152,7 +163,7 @@ HOUSEHOLD = Comparison(
     note="null unless both sides have a household context",
 )
 
-COMPARISONS: tuple[Comparison, ...] = (ID, NAME, BIRTH, SEX, DISTRICT, ADDRESS, DIAGNOSIS, HOUSEHOLD)
+COMPARISONS: tuple[Comparison, ...] = (ID, ID_PREFIX, NAME, BIRTH, SEX, DISTRICT, ADDRESS, DIAGNOSIS, HOUSEHOLD)
 
 # ---- blocking -----------------------------------------------------------------------------------
 # Each rule is an SQL expression over the profile table (`matchers.resolution.blocking`): rows whose
@@ -213,7 +224,7 @@ M_FROM_LABELLED = ("name", "birth", "sex", "district", "address", "diagnosis", "
 # Levels whose m is fixed by what we know of the errors, not learnt: a true match whose 17 digits
 # differ by more than one typo/transposition, or whose truncated prefix disagrees, is very rare.
 # (Left to EM, the many strangers sharing a common name and a blocking key inflate it.)
-M_FIXED_LEVELS = {"id": {"else": 0.002}}
+M_FIXED_LEVELS = {"id": {"else": 0.002}, "id_prefix": {"else": 0.002}}
 # m measured on rows sharing a valid ID, except where the level cannot happen to one person:
 # a roll never lists one person twice, a student is not his own guardian.
 M_FIXED_LABELLED_LEVELS = {"household": {"related": 0.001, "same_roll": 0.01}}
