@@ -166,14 +166,14 @@ WITH agg AS (
            bool_or(p.serious_ill)            AS any_ill,
            sum(p.medical_burden)             AS medical_burden,
            sum(p.tuition)                    AS members_tuition,
-           flatten(list(p.medical_ev))       AS medical_ev,
-           flatten(list(p.education_ev) FILTER (WHERE p.tuition > 0)) AS education_ev,
-           flatten(list(p.support_ev))       AS support_ev,
+           flatten(list(p.medical_ev ORDER BY p.person_id)) AS medical_ev,
+           flatten(list(p.education_ev ORDER BY p.person_id) FILTER (WHERE p.tuition > 0)) AS education_ev,
+           flatten(list(p.support_ev ORDER BY p.person_id)) AS support_ev,
            list(p.label || CASE WHEN p.severe THEN '残疾等级' || $grade_labels[p.grade] ELSE '' END
                         || CASE WHEN p.severe AND p.serious_ill THEN '且' ELSE '' END
                         || CASE WHEN p.serious_ill THEN '患有大病' ELSE '' END
                 ORDER BY p.person_id) FILTER (WHERE p.severe OR p.serious_ill) AS hardship,
-           flatten(list(list_concat(p.severe_ev, p.ill_ev))) AS hardship_ev
+           flatten(list(list_concat(p.severe_ev, p.ill_ev) ORDER BY p.person_id)) AS hardship_ev
     FROM r_members m
     JOIN r_person p USING (person_id)
     GROUP BY m.household_key

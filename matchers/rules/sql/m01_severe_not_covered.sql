@@ -17,7 +17,7 @@ SELECT 'M01' AS rule_code,
            || CASE WHEN p.severe AND p.serious_ill THEN '且' ELSE '' END
            || CASE WHEN p.serious_ill THEN '患有大病' ELSE '' END
            || ',未纳入低保或特困供养' AS reason,
-       list_concat(list(q.head_ev), p.severe_ev, p.ill_ev) AS evidence
+       list_concat(list(q.head_ev ORDER BY q.head_ev), p.severe_ev, p.ill_ev) AS evidence
 FROM qualifying q
 JOIN r_person p USING (person_id)
 WHERE (p.severe OR p.serious_ill)

@@ -34,7 +34,7 @@ SELECT 'R04' AS rule_code,
            || $prev_quarter || ')'
            || CASE WHEN pr.grade IS NULL THEN '未持残疾人证' ELSE '残疾等级' || $grade_labels[pr.grade] END
            || ',新增重度残疾' AS reason,
-       list_concat(p.severe_ev, list(q.head_ev)) AS evidence
+       list_concat(p.severe_ev, list(q.head_ev ORDER BY q.head_ev)) AS evidence
 FROM qualifying q
 JOIN r_person p USING (person_id)
 LEFT JOIN previous pr USING (person_id)
