@@ -17,15 +17,19 @@ CREATE OR REPLACE TEMP MACRO mask_id(id) AS
 -- The quarter's accepted rows, each with its provenance as one evidence item. Only the columns
 -- the rules read (a rule that needs another column adds it here): the resolved rows have ~65
 -- columns, most of them long text the rules never look at, and this table is held in memory.
+-- Amounts are exact yuan and fen (DECIMAL): sums over members and settlements then come out the
+-- same whatever order DuckDB's threads add them in, and a value on a threshold stays on it.
 CREATE OR REPLACE TEMP TABLE r_rec AS
 SELECT quarter, source, source_file, source_row, person_id, match_method, match_probability,
        name_norm, id_norm, id_kind, district,
        household_id, relation, category, status, status_date,
-       poverty_status, monitor_type, income_per_capita, income_prev, health,
+       poverty_status, monitor_type,
+       CAST(income_per_capita AS DECIMAL(18, 2)) AS income_per_capita,
+       CAST(income_prev AS DECIMAL(18, 2)) AS income_prev, health,
        grade, living_subsidy, nursing_subsidy,
-       school, school_type, tuition, aid_programme,
+       school, school_type, CAST(tuition AS DECIMAL(18, 2)) AS tuition, aid_programme,
        safety_grade, aid_type, renovation,
-       out_of_pocket,
+       CAST(out_of_pocket AS DECIMAL(18, 2)) AS out_of_pocket,
        {'source': source, 'source_file': source_file, 'source_row': source_row} AS ev
 FROM work_source_records
 WHERE quarter = $quarter;
