@@ -51,6 +51,7 @@ from matchers.resolution.resolve import (
     _link_edges,
     node_kinds,
     resolve_quarter,
+    stage_row_methods,
 )
 
 MODE_FULL = "全量匹配"
@@ -389,67 +390,20 @@ row_people AS (
                          THEN try_strptime(substr(id_evidence, 7, 8), '%Y%m%d')::DATE END) AS birth
     FROM all_rows
 ),
-from_rows AS (
-    SELECT person_id,
-           max(id_norm) AS id_number,
-           mode(name_norm ORDER BY id_norm IS NULL, rid) AS name,
-           mode(name_key ORDER BY id_norm IS NULL, rid) AS name_key,
-           mode(name_pinyin ORDER BY id_norm IS NULL, rid) AS name_pinyin,
-           mode(surname_pinyin ORDER BY id_norm IS NULL, rid) AS surname_pinyin,
-           coalesce(max(id_sex) FILTER (WHERE id_norm IS NOT NULL), mode(coalesce(sex, id_sex) ORDER BY rid)) AS sex,
-           coalesce(max(id_birth_date) FILTER (WHERE id_norm IS NOT NULL), mode(birth ORDER BY rid)) AS birth_date,
-           mode(district ORDER BY id_norm IS NULL, rid) AS district
-    FROM row_people
-    GROUP BY person_id
-),
-touched_anchors AS (
+""" + sql_text.PERSON_FROM_ROWS + """kept_anchors AS (
     SELECT * FROM persons a
     WHERE a.person_id IN (SELECT person_id FROM touched)
       AND (a.person_id IN (SELECT person_id FROM from_rows)
            OR a.person_id IN (SELECT person_id FROM source_records
                               WHERE quarter <> $quarter AND person_id IN (SELECT person_id FROM touched)))
 )
-SELECT coalesce(r.person_id, a.person_id) AS person_id,
-       coalesce(r.id_number, a.id_number) AS id_number,
-       coalesce(r.name, a.name) AS name,
-       coalesce(r.sex, a.sex) AS sex,
-       coalesce(r.birth_date, a.birth_date) AS birth_date,
-       coalesce(r.district, a.district) AS district,
-       coalesce(r.name_key, a.name_key) AS name_key,
-       coalesce(r.name_pinyin, a.name_pinyin) AS name_pinyin,
-       coalesce(r.surname_pinyin, a.surname_pinyin) AS surname_pinyin,
-       CASE WHEN r.person_id IS NULL THEN a.first_quarter
-            ELSE least(coalesce(a.first_quarter, $quarter), $quarter) END AS first_quarter,
-       CASE WHEN r.person_id IS NULL THEN a.last_quarter
-            ELSE greatest(coalesce(a.last_quarter, $quarter), $quarter) END AS last_quarter
-FROM from_rows r
-FULL OUTER JOIN touched_anchors a USING (person_id)
-"""
+""" + sql_text.PERSON_INDEX_ROW
 
-OUT = """
-CREATE OR REPLACE TEMP TABLE res_out AS
-SELECT r.* EXCLUDE (rid), c.person_id,
-       CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN $exact
-            WHEN r.id_norm IS NOT NULL THEN $repaired
-            WHEN b.node IS NULL THEN $new
-            WHEN b.match_probability >= $auto THEN $prob
-            ELSE $review END AS match_method,
-       CASE WHEN r.id_norm IS NOT NULL THEN 1.0 ELSE b.match_probability END AS match_probability,
-       CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN $exact
-            WHEN r.id_norm IS NOT NULL THEN $repaired || ' (' || r.id_issue || ')'
-            WHEN b.node IS NULL THEN '未找到足够相似的已知人员, ' || $new
-            ELSE b.match_explanation END AS match_explanation
-FROM res_rows r
-JOIN res_row_nodes rn USING (rid)
-JOIN res_labels l USING (node)
-JOIN res_cluster_pid c USING (label)
-LEFT JOIN res_best b ON b.node = rn.node AND r.id_norm IS NULL
-"""
 
 _TEMP_TABLES = (
     "res_kept", "res_rows", "res_anchors", "res_nodes", "res_row_nodes", "res_profiles", "res_pairs",
     "res_ctx", "res_node_pairs", "res_pair_household", "res_node_diag", "res_node_meds", "res_labels", "res_cluster_facts",
-    "res_cluster_pid", "res_best", "res_out", "res_paired_nodes",
+    "res_cluster_pid", "res_best", "res_methods", "res_out", "res_paired_nodes",
 )
 
 
@@ -544,17 +498,8 @@ def resolve_incremental(
     chosen = _choose_person_ids(facts, key)
     _put(con, "res_cluster_pid", chosen)
     _put(con, "res_best", best)
-    con.execute(
-        OUT,
-        {
-            "exact": spec.METHOD_EXACT_ID,
-            "repaired": spec.METHOD_REPAIRED_ID,
-            "new": spec.METHOD_NEW,
-            "prob": spec.METHOD_PROBABILISTIC,
-            "review": spec.METHOD_REVIEW,
-            "auto": spec.AUTO_LINK_PROBABILITY,
-        },
-    )
+    stage_row_methods(con)
+    con.execute("CREATE OR REPLACE TEMP TABLE res_out AS " + sql_text.ROW_METHODS)
     persons_rel = con.sql(PERSONS, params=p).pl()
     # The work table still holds the published rows of every unchanged source (it does after a
     # publish; not after an unpublished run): then they need not be copied again.

@@ -172,6 +172,23 @@ def train_model(con: duckdb.DuckDBPyConnection, quarters: list[str] | None = Non
     )
 
 
+# ---- each row's person and how it was found ---------------------------------------------------------
+def stage_row_methods(con: duckdb.DuckDBPyConnection) -> None:
+    """res_methods: the match_method labels and the auto-link threshold sql_text.ROW_METHODS reads."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE res_methods AS SELECT $exact AS exact, $repaired AS repaired, "
+        "$new AS new_person, $prob AS prob, $review AS review, $auto::DOUBLE AS auto",
+        {
+            "exact": spec.METHOD_EXACT_ID,
+            "repaired": spec.METHOD_REPAIRED_ID,
+            "new": spec.METHOD_NEW,
+            "prob": spec.METHOD_PROBABILISTIC,
+            "review": spec.METHOD_REVIEW,
+            "auto": spec.AUTO_LINK_PROBABILITY,
+        },
+    )
+
+
 # ---- links ---------------------------------------------------------------------------------------
 # node kinds for the sole-candidate test (NODE_KINDS): a row of this quarter without a valid ID,
 # a person (valid ID, or an earlier person without one), anything else (never ranked)
@@ -397,40 +414,8 @@ def resolve_quarter(
 
     # A view, not a table: the wide rows are written once, straight into work_source_records. A
     # view cannot take parameters: the labels are bound into a one-row table it reads.
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE res_methods AS SELECT $exact AS exact, $repaired AS repaired, "
-        "$new AS new_person, $prob AS prob, $review AS review, $auto::DOUBLE AS auto",
-        {
-            "exact": spec.METHOD_EXACT_ID,
-            "repaired": spec.METHOD_REPAIRED_ID,
-            "new": spec.METHOD_NEW,
-            "prob": spec.METHOD_PROBABILISTIC,
-            "review": spec.METHOD_REVIEW,
-            "auto": spec.AUTO_LINK_PROBABILITY,
-        },
-    )
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP VIEW res_out AS
-        SELECT r.* EXCLUDE (rid), c.person_id,
-               CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN m.exact
-                    WHEN r.id_norm IS NOT NULL THEN m.repaired
-                    WHEN b.node IS NULL THEN m.new_person
-                    WHEN b.match_probability >= m.auto THEN m.prob
-                    ELSE m.review END AS match_method,
-               CASE WHEN r.id_norm IS NOT NULL THEN 1.0 ELSE b.match_probability END AS match_probability,
-               CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN m.exact
-                    WHEN r.id_norm IS NOT NULL THEN m.repaired || ' (' || r.id_issue || ')'
-                    WHEN b.node IS NULL THEN '未找到足够相似的已知人员, ' || m.new_person
-                    ELSE b.match_explanation END AS match_explanation
-        FROM res_rows r
-        CROSS JOIN res_methods m
-        JOIN res_row_nodes rn USING (rid)
-        JOIN res_labels l USING (node)
-        JOIN res_cluster_pid c USING (label)
-        LEFT JOIN res_best b ON b.node = rn.node AND r.id_norm IS NULL
-        """
-    )
+    stage_row_methods(con)
+    con.execute("CREATE OR REPLACE TEMP VIEW res_out AS " + sql_text.ROW_METHODS)
     persons_rel = con.sql(sql_text.PERSONS, params={"quarter": quarter}).pl()
     con.register("res_persons_df", persons_rel)
     with warehouse.transaction(con):

@@ -193,17 +193,33 @@ LEFT JOIN res_rows r ON r.rid = fr.rid
 GROUP BY f.label
 """
 
-PERSONS = """
-WITH row_people AS (
-    SELECT c.person_id, r.*,
-           coalesce(r.id_birth_date,
-                    CASE WHEN r.id_kind = 'bad_check'
-                         THEN try_strptime(substr(r.id_evidence, 7, 8), '%Y%m%d')::DATE END) AS birth
-    FROM res_rows r
-    JOIN res_row_nodes rn USING (rid)
-    JOIN res_labels l USING (node)
-    JOIN res_cluster_pid c USING (label)
-),
+# Every row of res_rows with its person (res_labels → res_cluster_pid), match_method, probability
+# and explanation (its strongest kept link, res_best); labels from res_methods
+# (resolve.stage_row_methods). The full run makes it a view, the incremental refresh a table.
+ROW_METHODS = """
+SELECT r.* EXCLUDE (rid), c.person_id,
+       CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN m.exact
+            WHEN r.id_norm IS NOT NULL THEN m.repaired
+            WHEN b.node IS NULL THEN m.new_person
+            WHEN b.match_probability >= m.auto THEN m.prob
+            ELSE m.review END AS match_method,
+       CASE WHEN r.id_norm IS NOT NULL THEN 1.0 ELSE b.match_probability END AS match_probability,
+       CASE WHEN r.id_norm IS NOT NULL AND r.id_issue IS NULL THEN m.exact
+            WHEN r.id_norm IS NOT NULL THEN m.repaired || ' (' || r.id_issue || ')'
+            WHEN b.node IS NULL THEN '未找到足够相似的已知人员, ' || m.new_person
+            ELSE b.match_explanation END AS match_explanation
+FROM res_rows r
+CROSS JOIN res_methods m
+JOIN res_row_nodes rn USING (rid)
+JOIN res_labels l USING (node)
+JOIN res_cluster_pid c USING (label)
+LEFT JOIN res_best b ON b.node = rn.node AND r.id_norm IS NULL
+"""
+
+# Shared by PERSONS here and the incremental refresh's (matchers/resolution/incremental.py): a
+# person's attributes from its rows of the quarter (row_people: person_id, rid, birth, the staged
+# columns), and the index row from those and the earlier person (kept_anchors) it continues.
+PERSON_FROM_ROWS = """
 from_rows AS (
     SELECT person_id,
            max(id_norm) AS id_number,
@@ -217,7 +233,38 @@ from_rows AS (
     FROM row_people
     GROUP BY person_id
 ),
-from_anchors AS (
+"""
+
+PERSON_INDEX_ROW = """
+SELECT coalesce(r.person_id, a.person_id) AS person_id,
+       coalesce(r.id_number, a.id_number) AS id_number,
+       coalesce(r.name, a.name) AS name,
+       coalesce(r.sex, a.sex) AS sex,
+       coalesce(r.birth_date, a.birth_date) AS birth_date,
+       coalesce(r.district, a.district) AS district,
+       coalesce(r.name_key, a.name_key) AS name_key,
+       coalesce(r.name_pinyin, a.name_pinyin) AS name_pinyin,
+       coalesce(r.surname_pinyin, a.surname_pinyin) AS surname_pinyin,
+       CASE WHEN r.person_id IS NULL THEN a.first_quarter
+            ELSE least(coalesce(a.first_quarter, $quarter), $quarter) END AS first_quarter,
+       CASE WHEN r.person_id IS NULL THEN a.last_quarter
+            ELSE greatest(coalesce(a.last_quarter, $quarter), $quarter) END AS last_quarter
+FROM from_rows r
+FULL OUTER JOIN kept_anchors a USING (person_id)
+"""
+
+PERSONS = """
+WITH row_people AS (
+    SELECT c.person_id, r.*,
+           coalesce(r.id_birth_date,
+                    CASE WHEN r.id_kind = 'bad_check'
+                         THEN try_strptime(substr(r.id_evidence, 7, 8), '%Y%m%d')::DATE END) AS birth
+    FROM res_rows r
+    JOIN res_row_nodes rn USING (rid)
+    JOIN res_labels l USING (node)
+    JOIN res_cluster_pid c USING (label)
+),
+""" + PERSON_FROM_ROWS + """from_anchors AS (
     SELECT c.person_id,
            min(a.first_quarter) AS first_quarter,
            max(a.last_quarter) AS last_quarter,
@@ -241,22 +288,7 @@ kept_anchors AS (  -- earlier persons with no row this quarter stay while anothe
     SELECT * FROM from_anchors a
     WHERE a.named_elsewhere OR a.person_id IN (SELECT person_id FROM from_rows)
 )
-SELECT coalesce(r.person_id, a.person_id) AS person_id,
-       coalesce(r.id_number, a.id_number) AS id_number,
-       coalesce(r.name, a.name) AS name,
-       coalesce(r.sex, a.sex) AS sex,
-       coalesce(r.birth_date, a.birth_date) AS birth_date,
-       coalesce(r.district, a.district) AS district,
-       coalesce(r.name_key, a.name_key) AS name_key,
-       coalesce(r.name_pinyin, a.name_pinyin) AS name_pinyin,
-       coalesce(r.surname_pinyin, a.surname_pinyin) AS surname_pinyin,
-       CASE WHEN r.person_id IS NULL THEN a.first_quarter
-            ELSE least(coalesce(a.first_quarter, $quarter), $quarter) END AS first_quarter,
-       CASE WHEN r.person_id IS NULL THEN a.last_quarter
-            ELSE greatest(coalesce(a.last_quarter, $quarter), $quarter) END AS last_quarter
-FROM from_rows r
-FULL OUTER JOIN kept_anchors a USING (person_id)
-"""
+""" + PERSON_INDEX_ROW
 
 HOUSEHOLD_MEMBERS = """
 WITH members AS (
