@@ -29,7 +29,7 @@ from warnings import warn
 from openpyxl.cell.text import Text
 from openpyxl.reader.excel import SHARED_STRINGS, ExcelReader
 from openpyxl.reader.strings import read_string_table
-from openpyxl.utils import coordinate_to_tuple
+from openpyxl.utils import coordinate_to_tuple, get_column_letter
 from openpyxl.utils.datetime import from_excel, from_ISO8601
 from openpyxl.worksheet._reader import WorkSheetParser
 from openpyxl.xml.constants import SHEET_MAIN_NS
@@ -214,14 +214,6 @@ class _TextParser(WorkSheetParser):
         return str(int(value))
 
 
-def _column_letter(index: int) -> str:
-    s, n = "", index + 1
-    while n:
-        n, r = divmod(n - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
 def sheet_text_rows(ws, keep_formulas: bool) -> tuple[list[list[str]], list[str]]:
     """(rows of text cells, cells holding an uncomputed formula such as `C5`) of a read-only sheet.
 
@@ -270,5 +262,5 @@ def _row_values(cells, max_col: int | None, r: int, uncomputed: list[str]) -> li
                 if formulas:
                     formulas.pop(i, None)
     if formulas:
-        uncomputed.extend(f"{_column_letter(i)}{r + 1}" for i in sorted(formulas))
+        uncomputed.extend(f"{get_column_letter(i + 1)}{r + 1}" for i in sorted(formulas))
     return row
