@@ -52,6 +52,7 @@ from matchers.resolution.resolve import (
     node_kinds,
     resolve_quarter,
     stage_row_methods,
+    work_counts,
 )
 
 MODE_FULL = "全量匹配"
@@ -539,28 +540,14 @@ def resolve_incremental(
     finally:
         warehouse.unregister(con, "res_persons_df")
 
-    counts = dict(
-        con.execute(
-            "SELECT match_method, count(*) FROM work_source_records WHERE quarter = ? GROUP BY 1", [quarter]
-        ).fetchall()
-    )
     rows_resolved = con.execute("SELECT count(*) FROM res_rows").fetchall()[0][0]
     result = {
-        "rows": int(sum(counts.values())),
+        **work_counts(con, quarter),
         "rows_resolved": int(rows_resolved),
-        "persons": int(con.execute(
-            "SELECT count(DISTINCT person_id) FROM work_source_records WHERE quarter = ?", [quarter]
-        ).fetchall()[0][0]),
-        "persons_index": int(con.execute("SELECT count(*) FROM work_persons").fetchall()[0][0]),
-        "match_methods": {k: int(v) for k, v in counts.items()},
-        "review_band": int(counts.get(spec.METHOD_REVIEW, 0)),
         "candidate_pairs": stats["pairs"],
         "links": len(edges),
         "links_cut_by_guard": int(cut),
         "oversized_blocks": stats["oversized_blocks"],
-        "household_members": int(con.execute(
-            "SELECT count(*) FROM work_household_members WHERE quarter = ?", [quarter]
-        ).fetchall()[0][0]),
         "seconds_blocking": round(t_block - t0, 2),
         "seconds_steps": {
             "nodes_profiles": round(t1 - t0, 2),

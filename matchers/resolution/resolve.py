@@ -172,6 +172,28 @@ def train_model(con: duckdb.DuckDBPyConnection, quarters: list[str] | None = Non
     )
 
 
+def work_counts(con: duckdb.DuckDBPyConnection, quarter: str) -> dict:
+    """What a resolution wrote for the quarter: rows, persons, index size, rows per match_method,
+    review band, household member rows (the asset's metadata)."""
+    counts = dict(
+        con.execute(
+            "SELECT match_method, count(*) FROM work_source_records WHERE quarter = ? GROUP BY 1", [quarter]
+        ).fetchall()
+    )
+    return {
+        "rows": int(sum(counts.values())),
+        "persons": int(con.execute(
+            "SELECT count(DISTINCT person_id) FROM work_source_records WHERE quarter = ?", [quarter]
+        ).fetchall()[0][0]),
+        "persons_index": int(con.execute("SELECT count(*) FROM work_persons").fetchall()[0][0]),
+        "match_methods": {k: int(v) for k, v in counts.items()},
+        "review_band": int(counts.get(spec.METHOD_REVIEW, 0)),
+        "household_members": int(con.execute(
+            "SELECT count(*) FROM work_household_members WHERE quarter = ?", [quarter]
+        ).fetchall()[0][0]),
+    }
+
+
 # ---- each row's person and how it was found ---------------------------------------------------------
 def stage_row_methods(con: duckdb.DuckDBPyConnection) -> None:
     """res_methods: the match_method labels and the auto-link threshold sql_text.ROW_METHODS reads."""
@@ -424,26 +446,12 @@ def resolve_quarter(
         households.write_household_members(con, quarter)
     con.unregister("res_persons_df")
 
-    counts = dict(
-        con.execute(
-            "SELECT match_method, count(*) FROM work_source_records WHERE quarter = ? GROUP BY 1", [quarter]
-        ).fetchall()
-    )
     result = {
-        "rows": int(sum(counts.values())),
-        "persons": int(con.execute(
-            "SELECT count(DISTINCT person_id) FROM work_source_records WHERE quarter = ?", [quarter]
-        ).fetchall()[0][0]),
-        "persons_index": int(con.execute("SELECT count(*) FROM work_persons").fetchall()[0][0]),
-        "match_methods": {k: int(v) for k, v in counts.items()},
-        "review_band": int(counts.get(spec.METHOD_REVIEW, 0)),
+        **work_counts(con, quarter),
         "candidate_pairs": stats["pairs"],
         "links": len(edges),
         "links_cut_by_guard": int(cut),
         "oversized_blocks": stats["oversized_blocks"],
-        "household_members": int(con.execute(
-            "SELECT count(*) FROM work_household_members WHERE quarter = ?", [quarter]
-        ).fetchall()[0][0]),
         "seconds_blocking": round(t_block - t0, 2),
         "seconds_steps": {**stats["seconds"], "clustering_writing": round(time.perf_counter() - t_scored, 2)},
         "seconds_total": round(time.perf_counter() - t0, 2),
