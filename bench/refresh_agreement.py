@@ -123,12 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DUCKDB_TEMP_DIR", str(work / "duckdb_tmp"))
     if args.again:
         result = json.loads((work / "result.json").read_text(encoding="utf-8"))
-        result["incremental"] = _run("incremental", work)
-        result["full"] = _run("full", work)
-        result["agreement"] = compare(work)
-        (work / "result.json").write_text(json.dumps(result, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
-        print(json.dumps(result["agreement"], ensure_ascii=False, indent=1, default=str))
-        return 0
+        return _resolve_both_and_compare(result, work)
     if work.exists():
         shutil.rmtree(work)
     (work / "extracts").mkdir(parents=True)
@@ -139,6 +134,11 @@ def main(argv: list[str] | None = None) -> int:
     housing = sorted((work / "extracts" / QUARTER).glob("housing*.csv"))[0]
     change_one_row(housing)
     result["load"] = _run("load", work)
+    return _resolve_both_and_compare(result, work)
+
+
+def _resolve_both_and_compare(result: dict, work: Path) -> int:
+    """Resolve the prepared quarter incrementally, then in full; compare; write result.json."""
     result["incremental"] = _run("incremental", work)
     result["full"] = _run("full", work)
     result["agreement"] = compare(work)
