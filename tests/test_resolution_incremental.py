@@ -1,5 +1,5 @@
-"""Incremental resolution on a refresh: only the changed sources' rows are resolved again; every
-unchanged row keeps its person; a full run instead when the published result cannot be built on."""
+"""Incremental resolution on a refresh: only the changed rows are resolved again; every unchanged
+row keeps its person; a full run instead when the published result cannot be built on."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def publish_first(con) -> dict:
     return assigned(con, "source_records")
 
 
-def test_refresh_with_one_changed_source_resolves_only_that_source(con):
+def test_refresh_with_one_changed_source_resolves_only_its_changed_rows(con):
     before = publish_first(con)
     rows = [r for r in base_rows() if not (r["source"] == "housing" and r["source_row"] == 4)]  # removed
     for r in rows:
@@ -61,13 +61,14 @@ def test_refresh_with_one_changed_source_resolves_only_that_source(con):
     counts = run(con)
     assert counts["mode"] == MODE_INCREMENTAL, counts["mode_reason"]
     assert counts["changed_sources"] == ["housing"]
-    assert counts["rows_resolved"] == 4 and counts["rows"] == len(rows)
+    # the changed row and the added one; housing rows 1 and 3 are as published
+    assert counts["rows_resolved"] == 2 and counts["rows"] == len(rows)
     after = assigned(con)
     assert set(after) == {(r["source"], r["source_row"]) for r in rows}
     for k, pid in after.items():
         if k[0] != "housing":
             assert pid == before[k], k
-    # unchanged housing rows are resolved again and land where they were
+    # unchanged housing rows keep where they were
     assert after[("housing", 1)] == before[("medical", 1)] == before[("housing", 1)]
     assert after[("housing", 3)] == before[("poverty", 1)] == person_ids.person_id_for_id(KEY, ZHAO_ID)
     assert after[("housing", 5)] not in set(before.values())
@@ -198,8 +199,13 @@ def test_decision_reports_changed_sources_by_row_content(con):
     rows[-1] = dict(rows[-1], district="江岸区")  # one cell of one housing row
     load(con, rows)
     d = incremental.decide(con, Q, now)
-    assert d.incremental and d.changed == ["housing"] and d.rows_changed == 4
-    assert "(housing)" in d.reason and "4 行" in d.reason
+    assert d.incremental and d.changed == ["housing"] and d.rows_changed == 1 and d.rows_removed == 0
+    assert "(housing) 有 1 行变化" in d.reason and "只重新匹配这 1 行" in d.reason
+    # a row removed as well: counted apart (nothing to resolve for it)
+    load(con, rows[:-2] + rows[-1:])
+    d = incremental.decide(con, Q, now)
+    assert d.incremental and d.rows_changed == 1 and d.rows_removed == 1
+    assert "有 2 行变化(1 行新增或修改、1 行删除)" in d.reason
 
 
 def _table(con, table: str) -> list[tuple]:
