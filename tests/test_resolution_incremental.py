@@ -4,6 +4,7 @@ row keeps its person; a full run instead when the published result cannot be bui
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 
 from matchers import warehouse
@@ -251,3 +252,93 @@ def test_publish_replaces_the_whole_quarter_when_the_tables_moved_since_the_refr
     # a full run after the refresh (newest record): the whole quarter too
     run(con, force_full=True)
     assert warehouse._partial_sources(con, Q) is None
+
+
+# ---- row by row: only the changed rows are resolved ---------------------------------------------
+def _resolution(con, table: str, source: str, n: int) -> tuple:
+    return con.execute(
+        f"SELECT person_id, match_method, match_probability, match_explanation FROM {table} "
+        "WHERE quarter = ? AND source = ? AND source_row = ?",
+        [Q, source, n],
+    ).fetchall()[0]
+
+
+def test_one_changed_row_alone_is_resolved_again_and_finds_its_person(con):
+    before = publish_first(con)
+    rows = base_rows()
+    for r in rows:
+        if r["source"] == "housing" and r["source_row"] == 2:
+            # 孙志强 of 洪山区 becomes 赵建华 of 武昌区: the person of poverty row 1 (valid ID)
+            r.update(name_raw="赵建华", district="武昌区")
+    load(con, rows)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL and counts["rows_resolved"] == 1, counts["mode_reason"]
+    assert "有 1 行变化" in counts["mode_reason"]
+    after = assigned(con)
+    assert after[("housing", 2)] == before[("poverty", 1)] == person_ids.person_id_for_id(KEY, ZHAO_ID)
+    # every other row, of housing too, keeps its published resolution verbatim
+    for source, n in before:
+        if (source, n) != ("housing", 2):
+            assert _resolution(con, "work_source_records", source, n) == _resolution(con, "source_records", source, n)
+    # the row's old person (no other row) leaves the index; a full run agrees row by row
+    assert before[("housing", 2)] not in {r[0] for r in con.execute("SELECT person_id FROM work_persons").fetchall()}
+    index = con.execute("SELECT * FROM work_persons ORDER BY person_id").fetchall()
+    resolve_quarter(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY)
+    assert assigned(con) == after
+    assert con.execute("SELECT * FROM work_persons ORDER BY person_id").fetchall() == index
+    # the run log names the rows resolved and the source publish replaces
+    logged = con.execute(
+        "SELECT details FROM run_log WHERE step = 'resolution' ORDER BY finished_at DESC"
+    ).fetchall()[0][0]
+    logged = json.loads(logged) if isinstance(logged, str) else logged
+    assert logged["rows_resolved"] == 1 and logged["publish_sources"] == ["housing"]
+
+
+def test_a_removed_row_leaves_the_quarter_and_nothing_is_resolved(con):
+    before = publish_first(con)
+    rows = [r for r in base_rows() if not (r["source"] == "housing" and r["source_row"] == 4)]
+    load(con, rows)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL
+    assert counts["rows_resolved"] == 0 and counts["rows_removed"] == 1
+    assert counts["changed_sources"] == ["housing"]  # publish replaces housing's rows
+    after = assigned(con)
+    assert set(after) == set(before) - {("housing", 4)}
+    assert all(after[k] == before[k] for k in after)
+    ids = {r[0] for r in con.execute("SELECT person_id FROM work_persons").fetchall()}
+    assert before[("housing", 4)] not in ids  # her only row is gone, as in a full run
+    warehouse.publish_quarter(con, Q)
+    assert _table(con, "source_records") == _table(con, "work_source_records")
+
+
+def test_an_unchanged_idless_row_stays_with_its_person_when_a_changed_row_gains_its_valid_id(con):
+    """Documented difference from a full run: a row that now carries a valid ID goes to that ID's
+    person, and an unchanged row without an ID keeps the person it was published with, even where
+    a full run would now link it to the changed row's ID."""
+    qian = valid_id("420117", "1968-02-14", "062")
+    born = dt.date(1968, 2, 14)
+    extra = [row("medical", 2, "钱玉梅", id_kind="none", district="新洲区", id_birth_date=born, sex="女",
+                 diagnosis="糖尿病")]
+    rows = base_rows() + extra
+    for r in rows:
+        if r["source"] == "housing" and r["source_row"] == 4:
+            r.update(id_birth_date=born, sex="女")
+    load(con, rows)
+    run(con)
+    warehouse.publish_quarter(con, Q)
+    before = assigned(con, "source_records")
+    assert before[("medical", 2)] == before[("housing", 4)]  # one person without an ID
+    for r in rows:
+        if r["source"] == "housing" and r["source_row"] == 4:
+            r.update(id_norm=qian, id_kind="id", id_birth_date=born, id_sex="女")
+    load(con, rows)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL and counts["rows_resolved"] == 1
+    after = assigned(con)
+    assert after[("medical", 2)] == before[("medical", 2)]  # kept as published
+    assert after[("housing", 4)] == person_ids.person_id_for_id(KEY, qian)  # its ID's person
+    # a full run on the same rows links the medical row to the ID (under the earlier person's id,
+    # which the ID-less anchor brings): the refresh leaves that to the next full run
+    resolve_quarter(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY)
+    full = assigned(con)
+    assert full[("medical", 2)] == full[("housing", 4)]

@@ -193,8 +193,8 @@ def row_changes(con: duckdb.DuckDBPyConnection, quarter: str, sources: list[str]
     )
     con.execute("DROP TABLE res_stg_hash")
     con.execute("DROP TABLE res_pub_hash")
-    (changed,) = con.execute("SELECT count(*) FROM res_changed_keys").fetchone()
-    (removed,) = con.execute("SELECT count(*) FROM res_removed_keys").fetchone()
+    (changed,) = con.execute("SELECT count(*) FROM res_changed_keys").fetchall()[0]
+    (removed,) = con.execute("SELECT count(*) FROM res_removed_keys").fetchall()[0]
     return int(changed), int(removed)
 
 
@@ -320,41 +320,76 @@ def _inc_keys_sql() -> str:
 # (valid ID → its ID's node; without → a node of its own) and the persons of the index whose
 # blocking keys meet the changed rows' keys. Blocking pairs profiles on equal keys, so these are
 # all the profiles sharing a block with a changed row (and the blocks' sizes are the full run's).
+# First a cheap filter on plain columns that every blocking key implies (a key holds the name, the
+# name's pinyin, the birth date, or digits 8-13 or 15-17 of the ID: spec.BLOCKING_RULES), then the
+# exact keys on the few rows left.
+PREFILTER = """
+CREATE OR REPLACE TEMP TABLE res_inc_pre AS
+WITH k AS (SELECT {row_cols} FROM res_rows WHERE id_norm IS NULL)
+SELECT 'name_key' AS col, name_key AS v FROM k WHERE name_key IS NOT NULL
+UNION SELECT 'name_pinyin', name_pinyin FROM k WHERE name_pinyin IS NOT NULL
+UNION SELECT 'birth', CAST(birth AS VARCHAR) FROM k WHERE birth IS NOT NULL
+UNION SELECT 'id8', substr(id17, 8, 6) FROM k WHERE id17 IS NOT NULL
+UNION SELECT 'id15', substr(id17, 15, 3) FROM k WHERE id17 IS NOT NULL
+"""
+
 CANDIDATES = """
 CREATE OR REPLACE TEMP TABLE res_cand_rows AS
-SELECT source, source_file, source_row, id_norm
-FROM (
-    SELECT source, source_file, source_row, id_norm FROM (
-        SELECT source, source_file, source_row, id_norm, {row_cols} FROM source_records WHERE quarter = $quarter
+SELECT row_key, id_norm FROM (
+    SELECT rowid AS row_key, id_norm, {row_cols}
+    FROM source_records
+    WHERE quarter = $quarter AND (
+        name_key IN (SELECT v FROM res_inc_pre WHERE col = 'name_key')
+        OR name_pinyin IN (SELECT v FROM res_inc_pre WHERE col = 'name_pinyin')
+        OR CAST(id_birth_date AS VARCHAR) IN (SELECT v FROM res_inc_pre WHERE col = 'birth')
+        OR id_kind = 'bad_check'
+        OR substr(coalesce(id_norm, id_evidence), 8, 6) IN (SELECT v FROM res_inc_pre WHERE col = 'id8')
+        OR substr(coalesce(id_norm, id_evidence), 15, 3) IN (SELECT v FROM res_inc_pre WHERE col = 'id15')
     )
-    WHERE {match}
 )
-ANTI JOIN res_dropped_keys USING (source, source_file, source_row);
+WHERE ({match}) AND row_key NOT IN (SELECT row_key FROM res_dropped_rows);
 
 CREATE OR REPLACE TEMP TABLE res_cand_anchors AS
-SELECT person_id, id_number FROM (SELECT person_id, id_number, {anchor_cols} FROM persons)
+SELECT person_id, id_number FROM (
+    SELECT person_id, id_number, {anchor_cols}
+    FROM persons
+    WHERE name_key IN (SELECT v FROM res_inc_pre WHERE col = 'name_key')
+       OR name_pinyin IN (SELECT v FROM res_inc_pre WHERE col = 'name_pinyin')
+       OR CAST(birth_date AS VARCHAR) IN (SELECT v FROM res_inc_pre WHERE col = 'birth')
+       OR substr(id_number, 8, 6) IN (SELECT v FROM res_inc_pre WHERE col = 'id8')
+       OR substr(id_number, 15, 3) IN (SELECT v FROM res_inc_pre WHERE col = 'id15')
+)
 WHERE {match};
+"""
+
+# The published rows that do not stay (changed or removed), by rowid in source_records.
+DROPPED_ROWS = """
+CREATE OR REPLACE TEMP TABLE res_dropped_rows AS
+SELECT row_key, person_id, source, id_norm FROM (
+    SELECT rowid AS row_key, person_id, source, source_file, source_row, id_norm
+    FROM source_records WHERE quarter = $quarter
+) SEMI JOIN res_dropped_keys USING (source, source_file, source_row)
 """
 
 # The valid IDs whose nodes take part: the changed rows' and the candidates'. Every published row
 # that stays of such an ID is kept in the run (the node's profiles, settlements and households are
-# the full run's), and so is every candidate row without a valid ID.
+# the full run's), and so is every candidate row without a valid ID. Rows are found on narrow
+# columns (rowid of source_records) and fetched once, in KEPT.
 LEVEL1 = """
 CREATE OR REPLACE TEMP TABLE res_inc_ids AS
 SELECT id_norm AS id FROM res_rows WHERE id_norm IS NOT NULL
 UNION SELECT id_norm FROM res_cand_rows WHERE id_norm IS NOT NULL
 UNION SELECT id_number FROM res_cand_anchors WHERE id_number IS NOT NULL;
 
-CREATE OR REPLACE TEMP TABLE res_kept1 AS
-SELECT * FROM (
-    SELECT * FROM source_records
-    WHERE quarter = $quarter AND (
-        id_norm IN (SELECT id FROM res_inc_ids)
-        OR (id_norm IS NULL AND (source, source_file, source_row) IN (
-            SELECT (source, source_file, source_row) FROM res_cand_rows WHERE id_norm IS NULL))
-    )
-)
-ANTI JOIN res_dropped_keys USING (source, source_file, source_row);
+CREATE OR REPLACE TEMP TABLE res_kept_rows AS
+SELECT rowid AS row_key, source || '|' || household_id AS hh, guardian_id_norm
+FROM source_records
+WHERE quarter = $quarter AND id_norm IN (SELECT id FROM res_inc_ids)
+  AND rowid NOT IN (SELECT row_key FROM res_dropped_rows)
+UNION
+SELECT c.row_key, s.source || '|' || s.household_id, s.guardian_id_norm
+FROM res_cand_rows c JOIN source_records s ON s.rowid = c.row_key
+WHERE c.id_norm IS NULL;
 """
 
 # The household context of those nodes (sql_text.CONTEXT) reaches further: the members with a valid
@@ -362,25 +397,23 @@ ANTI JOIN res_dropped_keys USING (source, source_file, source_row);
 # kept too (as nodes the context can name; they are never paired unless they are candidates).
 LEVEL2 = """
 CREATE OR REPLACE TEMP TABLE res_inc_households AS
-SELECT DISTINCT source, household_id FROM (
-    SELECT source, household_id FROM res_rows UNION ALL SELECT source, household_id FROM res_kept1
-) WHERE household_id IS NOT NULL;
+SELECT source || '|' || household_id AS hh FROM res_rows WHERE household_id IS NOT NULL
+UNION SELECT hh FROM res_kept_rows WHERE hh IS NOT NULL;
 
 CREATE OR REPLACE TEMP TABLE res_inc_guardians AS
-SELECT DISTINCT guardian_id_norm AS id FROM (
-    SELECT guardian_id_norm FROM res_rows UNION ALL SELECT guardian_id_norm FROM res_kept1
-) WHERE guardian_id_norm IS NOT NULL;
+SELECT guardian_id_norm AS id FROM res_rows WHERE guardian_id_norm IS NOT NULL
+UNION SELECT guardian_id_norm FROM res_kept_rows WHERE guardian_id_norm IS NOT NULL;
 
-CREATE OR REPLACE TEMP TABLE res_kept2 AS
-SELECT * FROM (
-    SELECT * FROM source_records
-    WHERE quarter = $quarter AND id_norm IS NOT NULL AND NOT id_norm IN (SELECT id FROM res_inc_ids) AND (
-        (household_id IS NOT NULL AND (source, household_id) IN (SELECT (source, household_id) FROM res_inc_households))
+INSERT INTO res_kept_rows
+SELECT rowid, NULL, NULL
+FROM source_records
+WHERE quarter = $quarter AND id_norm IS NOT NULL AND (
+        (household_id IS NOT NULL AND source || '|' || household_id IN (SELECT hh FROM res_inc_households))
         OR id_norm IN (SELECT id FROM res_inc_guardians)
         OR guardian_id_norm IN (SELECT id FROM res_inc_ids)
     )
-)
-ANTI JOIN res_dropped_keys USING (source, source_file, source_row);
+  AND rowid NOT IN (SELECT row_key FROM res_kept_rows)
+  AND rowid NOT IN (SELECT row_key FROM res_dropped_rows);
 """
 
 KEPT = """
@@ -392,9 +425,9 @@ SELECT s.quarter, s.source, s.source_file, s.source_row, s.person_id,
        CASE WHEN s.id_norm IS NOT NULL THEN 'I:' || s.id_norm
             ELSE 'K:' || s.source || '|' || s.source_file || '|' || s.source_row END AS node_key,
        CASE WHEN p.id_number IS NOT NULL THEN 'I:' || p.id_number ELSE 'P:' || p.person_id END AS person_node_key
-FROM (SELECT * FROM res_kept1 UNION ALL SELECT * FROM res_kept2) s JOIN persons p USING (person_id);
-DROP TABLE res_kept1;
-DROP TABLE res_kept2;
+FROM (SELECT DISTINCT row_key FROM res_kept_rows) k
+JOIN source_records s ON s.rowid = k.row_key
+JOIN persons p USING (person_id);
 """
 
 # The persons of the index that take part: those of the nodes above (by valid ID or as candidates),
@@ -409,8 +442,7 @@ SELECT person_id FROM res_cand_anchors
 UNION SELECT person_id FROM res_kept
 UNION SELECT person_id FROM persons WHERE id_number IN (
     SELECT id FROM res_inc_ids UNION SELECT id FROM res_inc_guardians UNION SELECT id_norm FROM res_kept)
-UNION SELECT person_id FROM (SELECT person_id, source, source_file, source_row FROM source_records WHERE quarter = $quarter)
-      SEMI JOIN res_dropped_keys USING (source, source_file, source_row)
+UNION SELECT person_id FROM res_dropped_rows
 UNION SELECT person_id FROM res_inc_new_pids;
 
 CREATE OR REPLACE TEMP TABLE res_anchors AS
@@ -587,8 +619,8 @@ SELECT node_l AS node FROM res_node_pairs UNION SELECT node_r FROM res_node_pair
 """
 
 # Published rows of the quarter that stay (every row but the changed and removed ones).
-_STAYING = """(SELECT * FROM source_records WHERE quarter = $quarter {extra})
-    ANTI JOIN res_dropped_keys USING (source, source_file, source_row)"""
+_STAYING = """(SELECT * FROM source_records WHERE quarter = $quarter {extra}
+          AND rowid NOT IN (SELECT row_key FROM res_dropped_rows))"""
 
 # The index after the run, as sql_text.PERSONS builds it, recomputed only for the persons the
 # change touches (a changed row's person now, or a changed or removed row's person in the published
@@ -629,8 +661,7 @@ TOUCHED = """
 CREATE OR REPLACE TEMP TABLE res_touched AS
 SELECT person_id FROM res_out
 UNION
-SELECT person_id FROM (SELECT person_id, source, source_file, source_row FROM source_records WHERE quarter = $quarter)
-SEMI JOIN res_dropped_keys USING (source, source_file, source_row)
+SELECT person_id FROM res_dropped_rows
 """
 
 # Rows per person among the published rows that stay, for the persons of the run: a person with
@@ -646,9 +677,9 @@ _TEMP_TABLES = (
     "res_kept", "res_rows", "res_anchors", "res_nodes", "res_row_nodes", "res_profiles", "res_pairs",
     "res_ctx", "res_node_pairs", "res_pair_household", "res_node_diag", "res_node_meds", "res_labels",
     "res_cluster_facts", "res_cluster_pid", "res_best", "res_methods", "res_out", "res_paired_nodes",
-    "res_inc_keys", "res_cand_rows", "res_cand_anchors", "res_inc_ids", "res_inc_households",
+    "res_inc_keys", "res_inc_pre", "res_cand_rows", "res_cand_anchors", "res_inc_ids", "res_inc_households",
     "res_inc_guardians", "res_inc_pids", "res_inc_new_pids", "res_tf_name_key", "res_tf_name_pinyin",
-    "res_kept_counts", "res_touched", "res_kept1", "res_kept2",
+    "res_kept_counts", "res_touched", "res_kept_rows", "res_dropped_rows",
     "res_changed_keys", "res_removed_keys", "res_dropped_keys",
 )
 
@@ -665,6 +696,63 @@ def _put(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None
     warehouse.register(con, f"{name}_df", frame)
     con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
     warehouse.unregister(con, f"{name}_df")
+
+
+def _table_digest(con: duckdb.DuckDBPyConnection, table: str, quarter: str | None = None) -> tuple:
+    """(rows, order-free digest of every column) of a table, or of one quarter's rows of it."""
+    cols = ", ".join(f'"{c}"' for c in warehouse.table_columns(con, table))
+    where, params = ("WHERE quarter = ?", [quarter]) if quarter else ("", [])
+    return tuple(con.execute(
+        f"SELECT count(*), coalesce(sum(hash({cols})::HUGEINT), 0) FROM {table} {where}", params
+    ).fetchall()[0])
+
+
+# The rows sql_text.HOUSEHOLD_MEMBERS reads: the rolls' and the students' rows, and the rows whose
+# valid ID is a student's guardian's (they name the guardian's person). When no changed or removed
+# row is a roll's or a student's, and every guardian ID a changed or removed row carries is held by
+# the same persons before and after, the quarter's household members are the published ones.
+HOUSEHOLD_INPUTS_CHANGED = """
+WITH guardians AS (
+    SELECT DISTINCT guardian_id_norm AS id FROM source_records
+    WHERE quarter = $quarter AND source = 'education' AND guardian_id_norm IS NOT NULL
+),
+moved_ids AS (
+    SELECT id_norm AS id FROM res_rows WHERE id_norm IN (SELECT id FROM guardians)
+    UNION SELECT id_norm FROM res_dropped_rows WHERE id_norm IN (SELECT id FROM guardians)
+),
+before AS (
+    SELECT DISTINCT id_norm, person_id FROM source_records
+    WHERE quarter = $quarter AND id_norm IN (SELECT id FROM moved_ids)
+),
+after AS (
+    SELECT DISTINCT id_norm, person_id FROM source_records
+    WHERE quarter = $quarter AND id_norm IN (SELECT id FROM moved_ids)
+      AND rowid NOT IN (SELECT row_key FROM res_dropped_rows)
+    UNION
+    SELECT DISTINCT id_norm, person_id FROM res_out WHERE id_norm IN (SELECT id FROM moved_ids)
+)
+SELECT (SELECT count(*) FROM res_rows WHERE source IN ('assistance', 'poverty', 'education'))
+     + (SELECT count(*) FROM res_dropped_rows WHERE source IN ('assistance', 'poverty', 'education'))
+     + (SELECT count(*) FROM (SELECT * FROM before EXCEPT SELECT * FROM after))
+     + (SELECT count(*) FROM (SELECT * FROM after EXCEPT SELECT * FROM before))
+"""
+
+
+def _write_household_members(con: duckdb.DuckDBPyConnection, quarter: str) -> bool:
+    """work_household_members of the quarter, as households.write_household_members builds it from
+    work_source_records. When no changed or removed row is an input of it, that is the published
+    household_members of the quarter (built from the published rows, which are the work rows
+    there): kept when the work table holds it, else copied. True when not rebuilt."""
+    (moved,) = con.execute(HOUSEHOLD_INPUTS_CHANGED, {"quarter": quarter}).fetchall()[0]
+    if moved:
+        households.write_household_members(con, quarter)
+        return False
+    if _table_digest(con, "work_household_members", quarter) != _table_digest(con, "household_members", quarter):
+        warehouse.replace_rows(con, "work_household_members", {"quarter": quarter}, None)
+        con.execute(
+            "INSERT INTO work_household_members BY NAME SELECT * FROM household_members WHERE quarter = ?", [quarter]
+        )
+    return True
 
 
 def _new_person_ids(con: duckdb.DuckDBPyConnection, key: bytes) -> pl.DataFrame:
@@ -715,6 +803,8 @@ def resolve_incremental(
     # the part of the quarter the changed rows can reach
     con.execute(_inc_keys_sql())
     match = _rules_match()
+    con.execute(DROPPED_ROWS, p)
+    con.execute(PREFILTER.format(row_cols=_ROW_KEY_COLUMNS))
     _run(con, CANDIDATES.format(row_cols=_ROW_KEY_COLUMNS, anchor_cols=_ANCHOR_KEY_COLUMNS, match=match), p)
     t = lap("candidates", t)
     _run(con, LEVEL1, p)
@@ -723,7 +813,7 @@ def resolve_incremental(
     _put(con, "res_inc_new_pids", _new_person_ids(con, key))
     _run(con, ANCHORS, p)
     t = lap("kept_rows_anchors", t)
-    (n_total,) = con.execute(NODE_TOTAL, p).fetchone()
+    (n_total,) = con.execute(NODE_TOTAL, p).fetchall()[0]
     for col in ("name_key", "name_pinyin"):
         con.execute(TERM_FREQUENCIES.format(col=col), {**p, "total": float(max(n_total, 1))})
     t = lap("node_total_term_frequencies", t)
@@ -800,7 +890,7 @@ def resolve_incremental(
     _put(con, "res_best", best)
     stage_row_methods(con)
     con.execute("CREATE OR REPLACE TEMP TABLE res_out AS " + sql_text.ROW_METHODS)
-    con.execute(TOUCHED, p)
+    con.execute(TOUCHED)
     persons_rel = con.sql(PERSONS, params=p).pl()
     t = lap("scoring_clustering", t)
 
@@ -833,27 +923,33 @@ def resolve_incremental(
             )
             con.execute("INSERT INTO work_source_records BY NAME SELECT * FROM res_out")
             t = lap("write_rows", t)
-            # untouched persons: the published index rows as they are; touched ones recomputed
-            con.execute("DELETE FROM work_persons")
-            con.execute(
-                "INSERT INTO work_persons BY NAME SELECT * FROM persons "
-                "WHERE person_id NOT IN (SELECT person_id FROM res_touched)"
-            )
+            # untouched persons: the published index rows as they are; touched ones recomputed. The
+            # work index usually is the published one (after a publish): then only the touched
+            # persons' rows are replaced, else the whole index is copied again.
+            if _table_digest(con, "work_persons") == _table_digest(con, "persons"):
+                con.execute("DELETE FROM work_persons WHERE person_id IN (SELECT person_id FROM res_touched)")
+            else:
+                con.execute("DELETE FROM work_persons")
+                con.execute(
+                    "INSERT INTO work_persons BY NAME SELECT * FROM persons "
+                    "WHERE person_id NOT IN (SELECT person_id FROM res_touched)"
+                )
             con.execute("INSERT INTO work_persons BY NAME SELECT * FROM res_persons_df")
             t = lap("write_persons", t)
-            households.write_household_members(con, quarter)
+            households_kept = _write_household_members(con, quarter)
             t = lap("write_household_members", t)
     finally:
         warehouse.unregister(con, "res_persons_df")
 
     rows_resolved = con.execute("SELECT count(*) FROM res_rows").fetchall()[0][0]
-    (rows_removed,) = con.execute("SELECT count(*) FROM res_removed_keys").fetchone()
-    (rows_run,) = con.execute("SELECT count(*) FROM res_kept").fetchone()
+    (rows_removed,) = con.execute("SELECT count(*) FROM res_removed_keys").fetchall()[0]
+    (rows_run,) = con.execute("SELECT count(*) FROM res_kept").fetchall()[0]
     result = {
         **work_counts(con, quarter),
         "rows_resolved": int(rows_resolved),
         "rows_removed": int(rows_removed),
         "rows_in_run": int(rows_run) + int(rows_resolved),
+        "household_members_kept": households_kept,
         "nodes_in_run": int(n_nodes),
         "candidate_pairs": stats["pairs"],
         "links": len(edges),
