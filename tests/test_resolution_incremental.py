@@ -342,3 +342,29 @@ def test_an_unchanged_idless_row_stays_with_its_person_when_a_changed_row_gains_
     resolve_quarter(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY)
     full = assigned(con)
     assert full[("medical", 2)] == full[("housing", 4)]
+
+
+def test_resolution_code_changed_since_publish_means_full_resolution(con, monkeypatch):
+    publish_first(con)
+    load(con, base_rows() + [row("housing", 5, "周凤英", id_kind="none", district="蔡甸区")])
+    monkeypatch.setattr(incremental, "_code_sha256", lambda: "another version")
+    counts = run(con)
+    assert counts["mode"] == MODE_FULL and "程序" in counts["mode_reason"]
+
+
+def test_a_row_inserted_mid_file_changes_the_rows_after_it(con):
+    """An insert shifts source_row of every later row: their provenance changed, so they are
+    resolved again (and land with the same persons as a full run)."""
+    publish_first(con)
+    rows = [r for r in base_rows() if r["source"] != "housing"]
+    housing = [r for r in base_rows() if r["source"] == "housing"]
+    shifted = [housing[0], row("housing", 2, "周凤英", id_kind="none", district="蔡甸区")] + [
+        dict(r, source_row=r["source_row"] + 1) for r in housing[1:]
+    ]
+    load(con, rows + shifted)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL
+    assert counts["rows_resolved"] == 4 and counts["rows_removed"] == 0  # the new row and the 3 after it
+    after = assigned(con)
+    resolve_quarter(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY)
+    assert assigned(con) == after
