@@ -31,7 +31,9 @@ Differences from a full run, by design (bench/refresh_agreement.py counts them):
 - a refresh never merges two existing persons (a changed row joins at most one of them, its
   strongest link; merging is the full run's job);
 - ties between equal link weights are broken by node numbers, which are numbered over the part
-  of the quarter the refresh reads, not over the whole quarter.
+  of the quarter the refresh reads, not over the whole quarter; and a block's size cap
+  (spec.MAX_BLOCK_PAIRS) counts the changed rows as its unresolved side, not every row without a
+  valid ID (a block a full run skips as oversized may be paired).
 
 Writing: work_source_records holds the whole quarter afterwards (only the changed and removed keys
 are replaced when it holds the published rows, else the stale sources are copied from
@@ -1045,6 +1047,7 @@ def resolve_with_refresh(
         "changed_sources": decision.changed,
         "rows": counts["rows"],
         "rows_resolved": counts["rows_resolved"],
+        "rows_removed": counts.get("rows_removed", 0),
         "seconds": counts["seconds_total"],
         "result_digest": result_digest(con, "work_source_records", quarter),
     }
