@@ -198,9 +198,6 @@ def _labels(sources: list[str]) -> str:
     return "、".join(f"{SOURCE_LABELS.get(s, s)}({s})" for s in sources) or "无"
 
 
-KEY = ("source", "source_file", "source_row")  # with the quarter: a row's key in both tables
-
-
 def row_changes(con: duckdb.DuckDBPyConnection, quarter: str, sources: list[str]) -> tuple[int, int]:
     """The rows that changed, within `sources` (those whose per-source digest differs; the other
     sources' rows are all unchanged and cost nothing here). Temp tables (source, source_file,
