@@ -368,3 +368,33 @@ def test_a_row_inserted_mid_file_changes_the_rows_after_it(con):
     after = assigned(con)
     resolve_quarter(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY)
     assert assigned(con) == after
+
+
+def test_a_new_idless_row_joins_the_person_of_kept_idless_rows(con):
+    """The kept rows without an ID a changed row is blocked with take part (their own nodes, tied to
+    their published person): a new row like them joins that person, as in a full run."""
+    born = dt.date(1968, 2, 14)
+    rows = base_rows() + [row("medical", 2, "钱玉梅", id_kind="none", district="新洲区", id_birth_date=born, sex="女")]
+    for r in rows:
+        if r["source"] == "housing" and r["source_row"] == 4:
+            r.update(id_birth_date=born, sex="女")
+    load(con, rows)
+    run(con)
+    warehouse.publish_quarter(con, Q)
+    before = assigned(con, "source_records")
+    qian = before[("housing", 4)]
+    assert before[("medical", 2)] == qian
+    rows.append(row("housing", 5, "钱玉梅", id_kind="none", district="新洲区", id_birth_date=born, sex="女"))
+    load(con, rows)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL and counts["rows_resolved"] == 1
+    assert counts["candidate_pairs"] > 0
+    after = assigned(con)
+    assert after[("housing", 5)] == qian
+    resolution = _resolution(con, "work_source_records", "housing", 5)
+    assert resolution[1] in (spec.METHOD_PROBABILISTIC, spec.METHOD_REVIEW)
+    resolve_quarter(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY)
+    assert assigned(con) == after
+    # scored as the full run scores it: the prior counts all the quarter's nodes and the name's
+    # term frequency is its share of all of them, not of the few nodes the refresh read
+    assert _resolution(con, "work_source_records", "housing", 5) == resolution
