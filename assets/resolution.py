@@ -64,7 +64,7 @@ def source_records(
     context: AssetExecutionContext, config: ResolutionConfig, warehouse: WarehouseResource
 ) -> MaterializeResult:
     """人员匹配:本季度每条记录归到一个人(身份证号一致 → 概率匹配 → 新建人员),稳定的人员编号与家庭成员。
-    本季度已发布且只有部分部门文件变化时,只重新匹配这些部门的记录(增量匹配),其余记录沿用已发布的人员编号。"""
+    本季度已发布且只有部分记录变化时,只重新匹配新增或修改的记录(增量匹配),其余记录沿用已发布的人员编号。"""
     quarter = context.partition_key
     path = model_path()
     if not Path(path).exists():
@@ -84,6 +84,7 @@ def source_records(
         "匹配方式": counts["mode"],
         "匹配方式说明": counts["mode_reason"],
         "重新匹配行数": counts["rows_resolved"],
+        "删除行数": counts.get("rows_removed", 0),
         "有变化的部门": MetadataValue.json(counts["changed_sources"]),
         "行数": counts["rows"],
         "本季度人数": counts["persons"],

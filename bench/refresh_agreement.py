@@ -7,13 +7,17 @@ per row, with the resolve step's wall, CPU and peak RSS of each (each in its own
 The quarter's extracts and a warehouse where the earlier quarter and this one were run are copied
 into --work-dir (the originals are never written). Steps: re-load housing from the original file and
 resolve the quarter in full and publish (the published state a refresh builds on); change one row of
-the housing file the way bench/run.py does (`change_one_row`) and load it; resolve incrementally;
-resolve in full (forced) on the same data; compare.
+the housing file the way bench/run.py does (`change_one_row`; `--share 0.01`: the name of every
+100th housing row instead) and load it; resolve incrementally; resolve in full (forced) on the same
+data; compare. The loaded warehouse is kept (warehouse.loaded.duckdb): `--again` starts both runs
+from it again.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import os
 import resource
@@ -59,8 +63,9 @@ def _child(step: str, work: Path) -> dict:
         cpu_seconds=round((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), 2),
         peak_rss_mb=round(r1.ru_maxrss / 1024),
         load_average=[round(x, 2) for x in os.getloadavg()],
-        **{k: counts[k] for k in ("mode", "mode_reason", "rows", "rows_resolved", "candidate_pairs",
-                                   "seconds_steps") if k in counts},
+        **{k: counts[k] for k in ("mode", "mode_reason", "rows", "rows_resolved", "rows_removed", "rows_in_run",
+                                   "nodes_in_run", "candidate_pairs", "seconds_decide", "seconds_steps")
+           if k in counts},
     )
     con.close()
     return out
@@ -87,6 +92,21 @@ def compare(work: Path) -> dict:
     j = inc.join(full, on=key, how="full", suffix="_full", coalesce=True)
     diff = j.filter(pl.col("person_id").ne_missing(pl.col("person_id_full")))
     by_source = diff.group_by("source").len().sort("source").rows()
+    # same person, but found another way or with another probability (scores that are not the
+    # full run's would show here first)
+    scored = j.filter(
+        pl.col("person_id").eq_missing(pl.col("person_id_full"))
+        & (pl.col("match_method").ne_missing(pl.col("match_method_full"))
+           | ((pl.col("match_probability") - pl.col("match_probability_full")).abs() > 1e-9)
+           | pl.col("match_probability").is_null().ne(pl.col("match_probability_full").is_null()))
+    )
+    # which rows the refresh re-resolved (staged row differs from the published one, or new): the
+    # others keep their published resolution by design
+    resolved = _changed_keys(work)
+    if resolved is not None:
+        marked = resolved.with_columns(re_resolved=pl.lit(True))
+        diff = diff.join(marked, on=key, how="left").with_columns(pl.col("re_resolved").fill_null(False))
+        scored = scored.join(marked, on=key, how="left").with_columns(pl.col("re_resolved").fill_null(False))
     pi = pl.read_parquet(work / "incremental_persons.parquet").sort("person_id")
     pf = pl.read_parquet(work / "full_persons.parquet").sort("person_id")
     persons_differ = pi.join(pf, on=pi.columns, how="anti", nulls_equal=True).height + pf.join(
@@ -99,10 +119,72 @@ def compare(work: Path) -> dict:
         "rows_full": full.height,
         "differ": diff.height,
         "differ_by_source": dict(by_source),
+        "same_person_other_method_or_probability": scored.height,
+        **({
+            "rows_re_resolved": resolved.height,
+            "differ_re_resolved": diff.filter("re_resolved").height,
+            "differ_kept": diff.filter(~pl.col("re_resolved")).height,
+            "same_person_other_method_or_probability_re_resolved": scored.filter("re_resolved").height,
+            "same_person_other_method_or_probability_kept": scored.filter(~pl.col("re_resolved")).height,
+        } if resolved is not None else {}),
         "examples": diff.head(20).select(
             *key, "match_method", "match_probability", "match_method_full", "match_probability_full"
         ).to_dicts(),
     }
+
+
+def change_rows(path: Path, share: float) -> int:
+    """Change the name of every 1/share-th data row of an extract CSV (last character, as
+    bench.run.change_one_row does); the number of rows changed."""
+    from matchers.contract import SPECS
+
+    raw = path.read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    try:
+        text, encoding = raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = raw.decode("gb18030"), "gb18030"
+    lines = text.splitlines(keepends=True)
+    aliases = set(SPECS[path.name.split("_")[0].split(".")[0]].field("name").aliases)
+    header = next(i for i, line in enumerate(lines) if any(c.strip() in aliases for c in next(csv.reader([line]), [])))
+    name_col = next(i for i, c in enumerate(next(csv.reader([lines[header]]))) if c.strip() in aliases)
+    step, changed = max(int(round(1 / share)), 1), 0
+    for i in range(header + 1 + step - 1, len(lines), step):
+        cells = next(csv.reader([lines[i]]), [])
+        if len(cells) > name_col and cells[name_col].strip():
+            name = cells[name_col]
+            cells[name_col] = name[:-1] + ("明" if name[-1] != "明" else "亮")
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="").writerow(cells)
+            lines[i] = buf.getvalue() + lines[i][len(lines[i].rstrip("\r\n")):]
+            changed += 1
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + "".join(lines).encode(encoding))
+    return changed
+
+
+def _changed_keys(work: Path):
+    """Keys of the staged rows with no identical published row in the loaded warehouse (what an
+    incremental refresh re-resolves), or None without the loaded copy."""
+    import duckdb
+
+    path = work / "warehouse.loaded.duckdb"
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        cols = ", ".join(
+            f'"{c}"' for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'stg_records' ORDER BY column_index"
+            ).fetchall()
+        )
+        return con.sql(
+            f"SELECT source, source_file, source_row FROM (SELECT source, source_file, source_row, hash({cols}) AS h "
+            f"FROM stg_records WHERE quarter = '{QUARTER}') "
+            f"ANTI JOIN (SELECT source, source_file, source_row, hash({cols}) AS h FROM source_records "
+            f"WHERE quarter = '{QUARTER}') USING (source, source_file, source_row, h)"
+        ).pl()
+    finally:
+        con.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work-dir", type=Path, required=True)
     ap.add_argument("--child")
     ap.add_argument("--again", action="store_true", help="复用 --work-dir 中已准备好的仓库,只重跑增量与全量两步")
+    ap.add_argument("--share", type=float, help="改动住建文件中这一比例的行(如 0.01),而不是只改一行")
+    ap.add_argument("--incremental-only", action="store_true", help="只重跑增量一步(与 --again 一起,计时用)")
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(_child(args.child, args.work_dir), ensure_ascii=False))
@@ -123,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DUCKDB_TEMP_DIR", str(work / "duckdb_tmp"))
     if args.again:
         result = json.loads((work / "result.json").read_text(encoding="utf-8"))
+        shutil.copy(work / "warehouse.loaded.duckdb", work / "warehouse.duckdb")
+        if args.incremental_only:
+            result["incremental"] = _run("incremental", work)
+            (work / "result_incremental.json").write_text(
+                json.dumps(result["incremental"], ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+            return 0
         return _resolve_both_and_compare(result, work)
     if work.exists():
         shutil.rmtree(work)
@@ -132,8 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copy(args.warehouse_from / "person_id.key", work / "person_id.key")
     result = {"prepare": _run("prepare", work)}
     housing = sorted((work / "extracts" / QUARTER).glob("housing*.csv"))[0]
-    change_one_row(housing)
+    if args.share:
+        result["rows_changed_in_file"] = change_rows(housing, args.share)
+    else:
+        change_one_row(housing)
+        result["rows_changed_in_file"] = 1
     result["load"] = _run("load", work)
+    shutil.copy(work / "warehouse.duckdb", work / "warehouse.loaded.duckdb")
     return _resolve_both_and_compare(result, work)
 
 

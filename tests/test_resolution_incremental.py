@@ -1,9 +1,10 @@
-"""Incremental resolution on a refresh: only the changed sources' rows are resolved again; every
-unchanged row keeps its person; a full run instead when the published result cannot be built on."""
+"""Incremental resolution on a refresh: only the changed rows are resolved again; every unchanged
+row keeps its person; a full run instead when the published result cannot be built on."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 
 from matchers import warehouse
@@ -50,7 +51,7 @@ def publish_first(con) -> dict:
     return assigned(con, "source_records")
 
 
-def test_refresh_with_one_changed_source_resolves_only_that_source(con):
+def test_refresh_with_one_changed_source_resolves_only_its_changed_rows(con):
     before = publish_first(con)
     rows = [r for r in base_rows() if not (r["source"] == "housing" and r["source_row"] == 4)]  # removed
     for r in rows:
@@ -61,13 +62,14 @@ def test_refresh_with_one_changed_source_resolves_only_that_source(con):
     counts = run(con)
     assert counts["mode"] == MODE_INCREMENTAL, counts["mode_reason"]
     assert counts["changed_sources"] == ["housing"]
-    assert counts["rows_resolved"] == 4 and counts["rows"] == len(rows)
+    # the changed row and the added one; housing rows 1 and 3 are as published
+    assert counts["rows_resolved"] == 2 and counts["rows"] == len(rows)
     after = assigned(con)
     assert set(after) == {(r["source"], r["source_row"]) for r in rows}
     for k, pid in after.items():
         if k[0] != "housing":
             assert pid == before[k], k
-    # unchanged housing rows are resolved again and land where they were
+    # unchanged housing rows keep where they were
     assert after[("housing", 1)] == before[("medical", 1)] == before[("housing", 1)]
     assert after[("housing", 3)] == before[("poverty", 1)] == person_ids.person_id_for_id(KEY, ZHAO_ID)
     assert after[("housing", 5)] not in set(before.values())
@@ -198,8 +200,13 @@ def test_decision_reports_changed_sources_by_row_content(con):
     rows[-1] = dict(rows[-1], district="江岸区")  # one cell of one housing row
     load(con, rows)
     d = incremental.decide(con, Q, now)
-    assert d.incremental and d.changed == ["housing"] and d.rows_changed == 4
-    assert "(housing)" in d.reason and "4 行" in d.reason
+    assert d.incremental and d.changed == ["housing"] and d.rows_changed == 1 and d.rows_removed == 0
+    assert "(housing) 有 1 行变化" in d.reason and "只重新匹配这 1 行" in d.reason
+    # a row removed as well: counted apart (nothing to resolve for it)
+    load(con, rows[:-2] + rows[-1:])
+    d = incremental.decide(con, Q, now)
+    assert d.incremental and d.rows_changed == 1 and d.rows_removed == 1
+    assert "有 2 行变化(1 行新增或修改、1 行删除)" in d.reason
 
 
 def _table(con, table: str) -> list[tuple]:
@@ -245,3 +252,149 @@ def test_publish_replaces_the_whole_quarter_when_the_tables_moved_since_the_refr
     # a full run after the refresh (newest record): the whole quarter too
     run(con, force_full=True)
     assert warehouse._partial_sources(con, Q) is None
+
+
+# ---- row by row: only the changed rows are resolved ---------------------------------------------
+def _resolution(con, table: str, source: str, n: int) -> tuple:
+    return con.execute(
+        f"SELECT person_id, match_method, match_probability, match_explanation FROM {table} "
+        "WHERE quarter = ? AND source = ? AND source_row = ?",
+        [Q, source, n],
+    ).fetchall()[0]
+
+
+def test_one_changed_row_alone_is_resolved_again_and_finds_its_person(con):
+    before = publish_first(con)
+    rows = base_rows()
+    for r in rows:
+        if r["source"] == "housing" and r["source_row"] == 2:
+            # 孙志强 of 洪山区 becomes 赵建华 of 武昌区: the person of poverty row 1 (valid ID)
+            r.update(name_raw="赵建华", district="武昌区")
+    load(con, rows)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL and counts["rows_resolved"] == 1, counts["mode_reason"]
+    assert "有 1 行变化" in counts["mode_reason"]
+    after = assigned(con)
+    assert after[("housing", 2)] == before[("poverty", 1)] == person_ids.person_id_for_id(KEY, ZHAO_ID)
+    # every other row, of housing too, keeps its published resolution verbatim
+    for source, n in before:
+        if (source, n) != ("housing", 2):
+            assert _resolution(con, "work_source_records", source, n) == _resolution(con, "source_records", source, n)
+    # the row's old person (no other row) leaves the index; a full run agrees row by row
+    assert before[("housing", 2)] not in {r[0] for r in con.execute("SELECT person_id FROM work_persons").fetchall()}
+    index = con.execute("SELECT * FROM work_persons ORDER BY person_id").fetchall()
+    resolve_quarter(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY)
+    assert assigned(con) == after
+    assert con.execute("SELECT * FROM work_persons ORDER BY person_id").fetchall() == index
+    # the run log names the rows resolved and the source publish replaces
+    logged = con.execute(
+        "SELECT details FROM run_log WHERE step = 'resolution' ORDER BY finished_at DESC"
+    ).fetchall()[0][0]
+    logged = json.loads(logged) if isinstance(logged, str) else logged
+    assert logged["rows_resolved"] == 1 and logged["publish_sources"] == ["housing"]
+
+
+def test_a_removed_row_leaves_the_quarter_and_nothing_is_resolved(con):
+    before = publish_first(con)
+    rows = [r for r in base_rows() if not (r["source"] == "housing" and r["source_row"] == 4)]
+    load(con, rows)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL
+    assert counts["rows_resolved"] == 0 and counts["rows_removed"] == 1
+    assert counts["changed_sources"] == ["housing"]  # publish replaces housing's rows
+    after = assigned(con)
+    assert set(after) == set(before) - {("housing", 4)}
+    assert all(after[k] == before[k] for k in after)
+    ids = {r[0] for r in con.execute("SELECT person_id FROM work_persons").fetchall()}
+    assert before[("housing", 4)] not in ids  # her only row is gone, as in a full run
+    warehouse.publish_quarter(con, Q)
+    assert _table(con, "source_records") == _table(con, "work_source_records")
+
+
+def test_an_unchanged_idless_row_stays_with_its_person_when_a_changed_row_gains_its_valid_id(con):
+    """Documented difference from a full run: a row that now carries a valid ID goes to that ID's
+    person, and an unchanged row without an ID keeps the person it was published with, even where
+    a full run would now link it to the changed row's ID."""
+    qian = valid_id("420117", "1968-02-14", "062")
+    born = dt.date(1968, 2, 14)
+    extra = [row("medical", 2, "钱玉梅", id_kind="none", district="新洲区", id_birth_date=born, sex="女",
+                 diagnosis="糖尿病")]
+    rows = base_rows() + extra
+    for r in rows:
+        if r["source"] == "housing" and r["source_row"] == 4:
+            r.update(id_birth_date=born, sex="女")
+    load(con, rows)
+    run(con)
+    warehouse.publish_quarter(con, Q)
+    before = assigned(con, "source_records")
+    assert before[("medical", 2)] == before[("housing", 4)]  # one person without an ID
+    for r in rows:
+        if r["source"] == "housing" and r["source_row"] == 4:
+            r.update(id_norm=qian, id_kind="id", id_birth_date=born, id_sex="女")
+    load(con, rows)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL and counts["rows_resolved"] == 1
+    after = assigned(con)
+    assert after[("medical", 2)] == before[("medical", 2)]  # kept as published
+    assert after[("housing", 4)] == person_ids.person_id_for_id(KEY, qian)  # its ID's person
+    # a full run on the same rows links the medical row to the ID (under the earlier person's id,
+    # which the ID-less anchor brings): the refresh leaves that to the next full run
+    resolve_quarter(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY)
+    full = assigned(con)
+    assert full[("medical", 2)] == full[("housing", 4)]
+
+
+def test_resolution_code_changed_since_publish_means_full_resolution(con, monkeypatch):
+    publish_first(con)
+    load(con, base_rows() + [row("housing", 5, "周凤英", id_kind="none", district="蔡甸区")])
+    monkeypatch.setattr(incremental, "_code_sha256", lambda: "another version")
+    counts = run(con)
+    assert counts["mode"] == MODE_FULL and "程序" in counts["mode_reason"]
+
+
+def test_a_row_inserted_mid_file_changes_the_rows_after_it(con):
+    """An insert shifts source_row of every later row: their provenance changed, so they are
+    resolved again (and land with the same persons as a full run)."""
+    publish_first(con)
+    rows = [r for r in base_rows() if r["source"] != "housing"]
+    housing = [r for r in base_rows() if r["source"] == "housing"]
+    shifted = [housing[0], row("housing", 2, "周凤英", id_kind="none", district="蔡甸区")] + [
+        dict(r, source_row=r["source_row"] + 1) for r in housing[1:]
+    ]
+    load(con, rows + shifted)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL
+    assert counts["rows_resolved"] == 4 and counts["rows_removed"] == 0  # the new row and the 3 after it
+    after = assigned(con)
+    resolve_quarter(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY)
+    assert assigned(con) == after
+
+
+def test_a_new_idless_row_joins_the_person_of_kept_idless_rows(con):
+    """The kept rows without an ID a changed row is blocked with take part (their own nodes, tied to
+    their published person): a new row like them joins that person, as in a full run."""
+    born = dt.date(1968, 2, 14)
+    rows = base_rows() + [row("medical", 2, "钱玉梅", id_kind="none", district="新洲区", id_birth_date=born, sex="女")]
+    for r in rows:
+        if r["source"] == "housing" and r["source_row"] == 4:
+            r.update(id_birth_date=born, sex="女")
+    load(con, rows)
+    run(con)
+    warehouse.publish_quarter(con, Q)
+    before = assigned(con, "source_records")
+    qian = before[("housing", 4)]
+    assert before[("medical", 2)] == qian
+    rows.append(row("housing", 5, "钱玉梅", id_kind="none", district="新洲区", id_birth_date=born, sex="女"))
+    load(con, rows)
+    counts = run(con)
+    assert counts["mode"] == MODE_INCREMENTAL and counts["rows_resolved"] == 1
+    assert counts["candidate_pairs"] > 0
+    after = assigned(con)
+    assert after[("housing", 5)] == qian
+    resolution = _resolution(con, "work_source_records", "housing", 5)
+    assert resolution[1] in (spec.METHOD_PROBABILISTIC, spec.METHOD_REVIEW)
+    resolve_quarter(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY)
+    assert assigned(con) == after
+    # scored as the full run scores it: the prior counts all the quarter's nodes and the name's
+    # term frequency is its share of all of them, not of the few nodes the refresh read
+    assert _resolution(con, "work_source_records", "housing", 5) == resolution

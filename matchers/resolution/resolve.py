@@ -62,13 +62,16 @@ def _stage_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> dict:
     return stats
 
 
-def _compared_batches(con: duckdb.DuckDBPyConnection) -> Iterator[pl.DataFrame]:
+def _compared_batches(
+    con: duckdb.DuckDBPyConnection, sql: str = sql_text.PAIR_ATTRIBUTES
+) -> Iterator[pl.DataFrame]:
     """The candidate pairs with their levels, `spec.PAIR_CHUNK` pairs at a time, in no set order.
 
     One query streams the pairs' attributes as Arrow record batches: only one batch is held in
-    Python at a time, and only the levels and what scoring needs are kept of it.
+    Python at a time, and only the levels and what scoring needs are kept of it. `sql`: the
+    attributes query (the incremental refresh reads term frequencies it computed for the quarter).
     """
-    reader = con.sql(sql_text.PAIR_ATTRIBUTES).to_arrow_reader(spec.PAIR_CHUNK)
+    reader = con.sql(sql).to_arrow_reader(spec.PAIR_CHUNK)
     for batch in reader:
         if batch.num_rows:
             yield compare_pairs(pl.from_arrow(batch)).select(_PAIR_KEEP)
