@@ -199,13 +199,18 @@ def quarter_digest(con: duckdb.DuckDBPyConnection, table: str, quarter: str) -> 
 RESOLUTION_STEP = "resolution"
 
 
-def _partial_sources(con: duckdb.DuckDBPyConnection, quarter: str) -> list[str] | None:
-    """The sources whose rows alone differ between work_source_records and source_records, when the
-    newest resolution run of the quarter was incremental and both tables are still as it left them
-    (published rows: those it built on; work rows: its result). Else None: the whole quarter."""
+# The flags step's record (matchers.rules.engine, step 'flags') carries the same three keys when the
+# rules run compared the work rows with the published ones itself (a scoped run).
+FLAGS_STEP = "flags"
+
+
+def _recorded_sources(con: duckdb.DuckDBPyConnection, quarter: str, step: str) -> list[str] | None:
+    """The sources the newest `step` record of the quarter says alone differ between
+    work_source_records and source_records, when both tables are still as it saw them (published
+    rows: those it compared with; work rows: its result or input). Else None."""
     rec = con.execute(
         "SELECT details FROM run_log WHERE quarter = ? AND step = ? ORDER BY finished_at DESC LIMIT 1",
-        [quarter, RESOLUTION_STEP],
+        [quarter, step],
     ).fetchall()
     if not rec:
         return None
@@ -221,6 +226,17 @@ def _partial_sources(con: duckdb.DuckDBPyConnection, quarter: str) -> list[str] 
     return list(sources)
 
 
+def _partial_sources(con: duckdb.DuckDBPyConnection, quarter: str) -> list[str] | None:
+    """The sources whose rows alone differ between work_source_records and source_records, as the
+    newest resolution run of the quarter (when incremental) or the newest flags run (when scoped)
+    recorded them, while both tables are still as it left them; both valid: the sources both name.
+    Else None: any source may differ."""
+    found = [s for s in (_recorded_sources(con, quarter, step) for step in (RESOLUTION_STEP, FLAGS_STEP)) if s is not None]
+    if not found:
+        return None
+    return sorted(set.intersection(*(set(s) for s in found)))
+
+
 def row_hash(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """SQL for a hash of a whole row of `table` (every column, in the table's order)."""
     return f"hash({', '.join(table_columns(con, table))})"
@@ -230,7 +246,7 @@ def source_digests(con: duckdb.DuckDBPyConnection, table: str, quarter: str) -> 
     """Order-free digest of every whole row of the quarter, per source ('rows:sum of row hashes');
     a source holding a row of no person is marked ':no-person'."""
     rows = con.execute(
-        f"SELECT source, count(*), sum({row_hash(con, table)}::HUGEINT), count(*) FILTER (WHERE person_id IS NULL) "
+        f"SELECT source, count(*), sum({row_hash(con, table)}), count(*) FILTER (WHERE person_id IS NULL) "
         f"FROM {table} WHERE quarter = ? GROUP BY source",
         [quarter],
     ).fetchall()
@@ -249,7 +265,7 @@ def _changed_sources(con: duckdb.DuckDBPyConnection, quarter: str) -> list[str]:
     return sorted(s for s in set(pub) | set(work) if pub.get(s) != work.get(s))
 
 
-def _publish_difference(
+def publish_difference(
     con: duckdb.DuckDBPyConnection,
     public: str,
     work: str,
@@ -265,6 +281,7 @@ def _publish_difference(
 
     Rows are compared by a hash of the whole row and grouped by a hash of `key`: a key group left
     alone has the same rows on both sides, so the result is the work rows whatever the grouping.
+    Deletes and inserts stay within `sources` too, so a key group never reaches past them.
     """
     cols = table_columns(con, public)
     row = f"hash({', '.join(cols)})"
@@ -273,29 +290,33 @@ def _publish_difference(
     if sources is not None:
         where += " AND list_contains(?::VARCHAR[], source)"
         params = [*params, sources]
-    con.execute(
+    digests = con.execute(
+        f"SELECT (SELECT (count(*), sum({row})) FROM {work} {where}), (SELECT (count(*), sum({row})) FROM {public} {where})",
+        params + params,
+    ).fetchall()[0]
+    # the multiset difference: the (key, row) pairs whose count differs between the two sides
+    differ = digests[0] != digests[1] and con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE _publish_keys AS
-        WITH w AS (SELECT {k} AS k, {row} AS h FROM {work} {where}),
-             p AS (SELECT {k} AS k, {row} AS h FROM {public} {where})
         SELECT DISTINCT k FROM (
-            (SELECT k, h FROM w EXCEPT ALL SELECT k, h FROM p)
-            UNION ALL
-            (SELECT k, h FROM p EXCEPT ALL SELECT k, h FROM w)
+            SELECT k, h FROM (
+                SELECT {k} AS k, {row} AS h, 1 AS side FROM {work} {where}
+                UNION ALL
+                SELECT {k} AS k, {row} AS h, -1 AS side FROM {public} {where}
+            )
+            GROUP BY k, h
+            HAVING sum(side) <> 0
         )
         """,
         params + params,
-    ).fetchall()
-    if con.execute("SELECT 1 FROM _publish_keys LIMIT 1").fetchall():
-        scope, scope_params = ("quarter = ? AND", [quarter]) if quarter is not None else ("", [])
+    ).fetchall()[0][0] > 0
+    if differ:
+        con.execute(f"DELETE FROM {public} {where} AND {k} IN (SELECT k FROM _publish_keys)", params).fetchall()
         con.execute(
-            f"DELETE FROM {public} WHERE {scope} {k} IN (SELECT k FROM _publish_keys)", scope_params
+            f"INSERT INTO {public} BY NAME SELECT * FROM {work} {where} AND {k} IN (SELECT k FROM _publish_keys)",
+            params,
         ).fetchall()
-        con.execute(
-            f"INSERT INTO {public} BY NAME SELECT * FROM {work} WHERE {scope} {k} IN (SELECT k FROM _publish_keys)",
-            scope_params,
-        ).fetchall()
-    con.execute("DROP TABLE _publish_keys")
+    con.execute("DROP TABLE IF EXISTS _publish_keys")
     where_q, params_q = ("WHERE quarter = ?", [quarter]) if quarter is not None else ("", [])
     return int(con.execute(f"SELECT count(*) FROM {work} {where_q}", params_q).fetchone()[0])
 
@@ -303,7 +324,7 @@ def _publish_difference(
 def _replace_sources(con: duckdb.DuckDBPyConnection, quarter: str, sources: list[str]) -> int:
     """Make source_records' rows of the quarter equal to work_source_records', writing only the rows
     that differ, which lie in `sources`; the number of rows the quarter has there afterwards."""
-    return _publish_difference(
+    return publish_difference(
         con, "source_records", "work_source_records", ("source", "source_file", "source_row"), quarter, sources
     )
 
@@ -314,7 +335,7 @@ def publish_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> dict[str, i
     `persons` is the cross-quarter master index: work_persons holds the whole index after the
     run (an empty work_persons leaves it as it is). `reviews` is never touched.
 
-    Only what differs is written (`_publish_difference`): source_records by row key (source, file,
+    Only what differs is written (`publish_difference`): source_records by row key (source, file,
     row) within the sources whose rows differ (after an incremental refresh: those it re-resolved,
     `_partial_sources`; else those whose whole-row digests differ), household_members by
     (household, person), flags by flag_id, persons by person_id (an upsert: a refresh changes a
@@ -325,10 +346,10 @@ def publish_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> dict[str, i
     counts: dict[str, int] = {}
     with transaction(con):
         counts["source_records"] = _replace_sources(con, quarter, _changed_sources(con, quarter))
-        counts["household_members"] = _publish_difference(
+        counts["household_members"] = publish_difference(
             con, "household_members", "work_household_members", ("household_key", "person_id"), quarter
         )
-        counts["flags"] = _publish_difference(con, "flags", "work_flags", ("flag_id",), quarter)
+        counts["flags"] = publish_difference(con, "flags", "work_flags", ("flag_id",), quarter)
         counts["rejected_rows"] = _replace_quarter(
             con,
             "rejected_rows",
@@ -336,7 +357,7 @@ def publish_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> dict[str, i
             quarter,
         )
         if con.execute("SELECT 1 FROM work_persons LIMIT 1").fetchall():
-            counts["persons"] = _publish_difference(con, "persons", "work_persons", ("person_id",), None)
+            counts["persons"] = publish_difference(con, "persons", "work_persons", ("person_id",), None)
         _crash_point("publish")
         if "persons" not in counts:
             counts["persons"] = con.execute("SELECT count(*) FROM persons").fetchone()[0]

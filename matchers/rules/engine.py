@@ -24,7 +24,7 @@ from matchers import contract, ids
 from matchers.resolution.spec import METHOD_REVIEW
 from matchers.rules import scope
 from matchers.rules.config import SETTING_NAMES, RuleConfig, load_config
-from matchers.warehouse import transaction
+from matchers.warehouse import publish_difference, transaction
 
 SQL_DIR = Path(__file__).parent / "sql"
 CONTEXT_SQL = "00_context.sql"
@@ -423,10 +423,12 @@ def run_rules(
             "districts": {d: config.for_district(d) for d in sorted(config.districts)},
         },
         "scope_basis": basis.to_json(),
+        **decision.publish_hint,
     }
     with transaction(con):
-        con.execute("DELETE FROM work_flags WHERE quarter = ?", [quarter])
-        con.execute("INSERT INTO work_flags BY NAME SELECT * FROM r_flags")
+        # only the rows that differ (a refresh changes a handful of flags): the same rows as
+        # deleting the quarter's and inserting r_flags
+        publish_difference(con, "work_flags", "r_flags", ("flag_id",), quarter)
         con.executemany(
             "INSERT INTO rule_config_log "
             "(quarter, run_id, recorded_at, config_source, config_sha256, district, setting, value) "

@@ -72,7 +72,7 @@ def table_digest(con: duckdb.DuckDBPyConnection, table: str, quarter: str | None
                  columns: tuple[str, ...] | None = None) -> str:
     where, params = ("WHERE quarter = ?", [quarter]) if quarter is not None else ("", [])
     n, s = con.execute(
-        f"SELECT count(*), sum({row_hash(con, table, columns)}::HUGEINT) FROM {table} {where}", params
+        f"SELECT count(*), sum({row_hash(con, table, columns)}) FROM {table} {where}", params
     ).fetchall()[0]
     return _digest(n, s)
 
@@ -139,6 +139,9 @@ class Decision:
     touched: int = 0  # persons whose own inputs changed
     changed_sources: list[str] = field(default_factory=list)
     changed_rows: int = 0
+    # for publish_quarter (warehouse._partial_sources): the sources whose rows differ, with the
+    # narrow digests of both tables they were found on
+    publish_hint: dict = field(default_factory=dict)
 
     @property
     def mode(self) -> str:
@@ -204,8 +207,13 @@ def decide(con: duckdb.DuckDBPyConnection, quarter: str, config_sha256: str, pre
     work = source_digests(con, "work_source_records", quarter)
     basis = work_basis(con, quarter, config_sha256, prev, sources=work)
     if any(d.endswith(":no-person") for d in work.values()):
-        return Decision(False, "本季度有记录未关联到人员,全量比对", basis)
+        return Decision(False, "本季度有记录未关联到人员,全量比对", basis, publish_hint=hint)
     changed = sorted(s for s in set(work) | set(pub) if work.get(s) != pub.get(s))
+    hint = {
+        "publish_sources": changed,
+        "published_digest": warehouse.quarter_digest(con, "source_records", quarter),
+        "result_digest": warehouse.quarter_digest(con, "work_source_records", quarter),
+    }
     n_changed = _mark_touched(con, quarter, changed, basis.members != before.get("members"),
                               basis.persons != before.get("persons"))
     touched = con.execute("SELECT count(*) FROM r_touched").fetchall()[0][0]
@@ -214,7 +222,7 @@ def decide(con: duckdb.DuckDBPyConnection, quarter: str, config_sha256: str, pre
     ).fetchall()[0][0]
     hops = _grow_scope(con, quarter)
     persons = con.execute(f"SELECT count(*) FROM {SCOPE_TABLE}").fetchall()[0][0]
-    decision = Decision(True, "", basis, persons, total, touched, changed, n_changed)
+    decision = Decision(True, "", basis, persons, total, touched, changed, n_changed, hint)
     if hops is None:
         create_empty_scope(con)
         decision.scoped = False
@@ -245,17 +253,16 @@ def _mark_touched(con: duckdb.DuckDBPyConnection, quarter: str, changed_sources:
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE r_changed_rows AS
-        WITH w AS (
-            SELECT source, source_file, source_row, person_id, household_id, {h_work} AS h
+        SELECT source, source_file, source_row, person_id, household_id
+        FROM (
+            SELECT source, source_file, source_row, person_id, household_id, {h_work} AS h, 1 AS side
             FROM work_source_records WHERE quarter = $quarter AND list_contains($sources::VARCHAR[], source)
-        ),
-        p AS (
-            SELECT source, source_file, source_row, person_id, household_id, {h_pub} AS h
+            UNION ALL
+            SELECT source, source_file, source_row, person_id, household_id, {h_pub} AS h, -1 AS side
             FROM source_records WHERE quarter = $quarter AND list_contains($sources::VARCHAR[], source)
         )
-        (SELECT * FROM w EXCEPT ALL SELECT * FROM p)
-        UNION ALL
-        (SELECT * FROM p EXCEPT ALL SELECT * FROM w)
+        GROUP BY source, source_file, source_row, person_id, household_id, h
+        HAVING sum(side) <> 0  -- a row one side holds more often than the other
         """,
         {"quarter": quarter, "sources": changed_sources},
     )
@@ -264,26 +271,31 @@ def _mark_touched(con: duckdb.DuckDBPyConnection, quarter: str, changed_sources:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE r_changed_members AS
-            WITH w AS (SELECT household_key, person_id, {hm_work} AS h FROM work_household_members WHERE quarter = $quarter),
-                 p AS (SELECT household_key, person_id, {hm_pub} AS h FROM household_members WHERE quarter = $quarter)
-            (SELECT * FROM w EXCEPT ALL SELECT * FROM p)
-            UNION ALL
-            (SELECT * FROM p EXCEPT ALL SELECT * FROM w)
+            SELECT household_key, person_id
+            FROM (
+                SELECT household_key, person_id, {hm_work} AS h, 1 AS side FROM work_household_members WHERE quarter = $quarter
+                UNION ALL
+                SELECT household_key, person_id, {hm_pub} AS h, -1 AS side FROM household_members WHERE quarter = $quarter
+            )
+            GROUP BY household_key, person_id, h
+            HAVING sum(side) <> 0
             """,
             {"quarter": quarter},
         )
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE r_changed_members (household_key VARCHAR, person_id VARCHAR, h UBIGINT)")
+        con.execute("CREATE OR REPLACE TEMP TABLE r_changed_members (household_key VARCHAR, person_id VARCHAR)")
     if persons_changed:
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE r_changed_persons AS
-            SELECT person_id FROM (
-                (SELECT person_id, {row_hash(con, 'work_persons')} FROM work_persons
-                 EXCEPT ALL SELECT person_id, {row_hash(con, 'persons')} FROM persons)
-                UNION ALL
-                (SELECT person_id, {row_hash(con, 'persons')} FROM persons
-                 EXCEPT ALL SELECT person_id, {row_hash(con, 'work_persons')} FROM work_persons)
+            SELECT DISTINCT person_id FROM (
+                SELECT person_id, h FROM (
+                    SELECT person_id, {row_hash(con, 'work_persons')} AS h, 1 AS side FROM work_persons
+                    UNION ALL
+                    SELECT person_id, {row_hash(con, 'persons')} AS h, -1 AS side FROM persons
+                )
+                GROUP BY person_id, h
+                HAVING sum(side) <> 0
             )
             """
         )
