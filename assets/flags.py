@@ -7,6 +7,7 @@ from assets.resources import WarehouseResource
 from matchers import warehouse as wh
 from matchers.rules.config import RuleConfigError, load_config
 from matchers.rules.engine import RULES, RULES_BY_CODE, contains_full_id, preview_markdown, run_rules
+from matchers.rules.scope import MODE_SCOPED
 
 
 @asset(
@@ -29,6 +30,7 @@ def flags(context: AssetExecutionContext, warehouse: WarehouseResource) -> Mater
         run = run_rules(con, quarter, config, run_id=context.run_id)
         preview = preview_markdown(con, quarter)
         published = wh.publish_quarter(con, quarter)
+    context.log.info(f"{run.mode}:{run.mode_reason}")
     for note in run.skipped.values():
         context.log.info(note)
     if contains_full_id(preview):  # reasons carry masked IDs only; never let one through
@@ -39,6 +41,9 @@ def flags(context: AssetExecutionContext, warehouse: WarehouseResource) -> Mater
     )
     return MaterializeResult(
         metadata={
+            "比对方式": run.mode,
+            "比对方式原因": run.mode_reason,
+            "重新比对人数": f"{run.scope.get('persons_in_scope', 0)} 人" if run.mode == MODE_SCOPED else "全部",
             "疑点总数": run.total,
             "本季度新增": run.new,
             "上季度延续": run.carried,
