@@ -242,13 +242,16 @@ def row_hash(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return f"hash({', '.join(table_columns(con, table))})"
 
 
-def source_digests(con: duckdb.DuckDBPyConnection, table: str, quarter: str) -> dict[str, str]:
-    """Order-free digest of every whole row of the quarter, per source ('rows:sum of row hashes');
-    a source holding a row of no person is marked ':no-person'."""
+def source_digests(
+    con: duckdb.DuckDBPyConnection, table: str, quarter: str, sources: list[str] | None = None
+) -> dict[str, str]:
+    """Order-free digest of every whole row of the quarter (of `sources` only, when given), per
+    source ('rows:sum of row hashes'); a source holding a row of no person is marked ':no-person'."""
+    only = "" if sources is None else "AND list_contains(?::VARCHAR[], source)"
     rows = con.execute(
         f"SELECT source, count(*), sum({row_hash(con, table)}), count(*) FILTER (WHERE person_id IS NULL) "
-        f"FROM {table} WHERE quarter = ? GROUP BY source",
-        [quarter],
+        f"FROM {table} WHERE quarter = ? {only} GROUP BY source",
+        [quarter] if sources is None else [quarter, sources],
     ).fetchall()
     return {str(src): f"{n}:{h or 0}" + (":no-person" if nulls else "") for src, n, h, nulls in rows}
 

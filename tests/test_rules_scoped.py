@@ -210,3 +210,35 @@ def test_previous_quarter_republished_computes_everything(published, tmp_path):
     run, before, after = _refresh(published, tmp_path, "prev", change)
     assert run.mode == scope.MODE_FULL and "R04" in run.mode_reason
     assert run.counts["R04"] == 0
+
+
+def test_a_row_of_no_person_computes_everything(published, tmp_path):
+    change = _sql("UPDATE work_source_records SET person_id = NULL WHERE quarter = $Q AND source = 'medical' "
+                  "AND person_id = 'r03_below'")
+    scoped, _, after = _refresh(published, tmp_path, "scoped", change)
+    assert scoped.mode == scope.MODE_FULL and "未关联到人员" in scoped.mode_reason
+    _, _, expected = _refresh(published, tmp_path, "full", change, force_full=True)
+    assert after == expected
+
+
+def test_an_incremental_resolution_record_spares_hashing_the_sources_it_kept(published, tmp_path, monkeypatch):
+    """The resolution record names the sources it re-resolved; the others' work rows are the
+    published ones and are not hashed again; the result is the full computation's."""
+    def change(con):
+        CHANGES["income"](con)
+        details = {
+            "mode": "增量匹配", "publish_sources": ["poverty"],
+            "published_digest": warehouse.quarter_digest(con, "source_records", Q3),
+            "result_digest": warehouse.quarter_digest(con, "work_source_records", Q3),
+        }
+        con.execute("INSERT INTO run_log (quarter, step, run_id, started_at, finished_at, details) "
+                    "VALUES (?, 'resolution', 'r', now(), now(), ?)", [Q3, json.dumps(details, ensure_ascii=False)])
+
+    hashed = []
+    real = warehouse.source_digests
+    monkeypatch.setattr(scope, "source_digests", lambda c, t, q, sources=None: hashed.append((t, sources)) or real(c, t, q, sources))
+    run, _, after = _refresh(published, tmp_path, "scoped", change)
+    assert run.mode == scope.MODE_SCOPED and run.scope["changed_sources"] == ["poverty"]
+    assert ("work_source_records", ["poverty"]) in hashed and ("work_source_records", None) not in hashed
+    _, _, expected = _refresh(published, tmp_path, "full", change, force_full=True)
+    assert after == expected

@@ -204,16 +204,24 @@ def decide(con: duckdb.DuckDBPyConnection, quarter: str, config_sha256: str, pre
     pub = source_digests(con, "source_records", quarter)
     if pub != before.get("sources"):
         return Decision(False, f"{quarter} 已发布的记录不是上次比对所依据的,全量比对")
-    work = source_digests(con, "work_source_records", quarter)
+    # After an incremental resolution the sources it did not re-resolve hold copies of the published
+    # rows (its record says which it re-resolved; publish_quarter relies on the same record): only
+    # the re-resolved sources' work rows need hashing.
+    resolved = warehouse._recorded_sources(con, quarter, warehouse.RESOLUTION_STEP)
+    if resolved is None:
+        work = source_digests(con, "work_source_records", quarter)
+    else:
+        work = {s: d for s, d in pub.items() if s not in resolved}
+        work.update(source_digests(con, "work_source_records", quarter, sources=resolved))
     basis = work_basis(con, quarter, config_sha256, prev, sources=work)
-    if any(d.endswith(":no-person") for d in work.values()):
-        return Decision(False, "本季度有记录未关联到人员,全量比对", basis, publish_hint=hint)
     changed = sorted(s for s in set(work) | set(pub) if work.get(s) != pub.get(s))
     hint = {
         "publish_sources": changed,
         "published_digest": warehouse.quarter_digest(con, "source_records", quarter),
         "result_digest": warehouse.quarter_digest(con, "work_source_records", quarter),
     }
+    if any(d.endswith(":no-person") for d in work.values()):
+        return Decision(False, "本季度有记录未关联到人员,全量比对", basis, publish_hint=hint)
     n_changed = _mark_touched(con, quarter, changed, basis.members != before.get("members"),
                               basis.persons != before.get("persons"))
     touched = con.execute("SELECT count(*) FROM r_touched").fetchall()[0][0]
