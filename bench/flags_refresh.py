@@ -5,8 +5,9 @@ it publishes exactly what the full computation does.
 
 1. base: a copy of the warehouse on which the flags step runs once in full (so the published flags
    carry the record a scoped refresh builds on), then checkpointed;
-2. per repeat: a copy of base, one housing row's content changed in work_source_records (as a
-   re-resolution of an edited housing file leaves it), then the flags step in a child process
+2. per repeat: a copy of base, one housing row's content changed in work_source_records, with the
+   run_log record an incremental resolution of housing leaves (--no-resolution-record: without
+   it, as after a full resolution), then the flags step in a child process
    (bench.downstream's child: run_rules + preview + publish_quarter), reporting wall s, CPU s
    (user+system, all threads) and peak RSS;
 3. check: the same change on another copy with the full computation (force_full); every public
@@ -40,12 +41,15 @@ def _copy(src: Path, dst: Path) -> None:
         shutil.copyfile(str(src) + ".wal", str(dst) + ".wal")
 
 
-def change_one_housing_row(path: Path, quarter: str) -> None:
-    """One housing row of the quarter gets another safety grade and renovation state."""
+def change_one_housing_row(path: Path, quarter: str, resolution_record: bool = True) -> None:
+    """One housing row of the quarter gets another safety grade and renovation state; with
+    `resolution_record`, the run_log record an incremental resolution that re-resolved housing
+    leaves (matchers.resolution.incremental: publish_sources and the digests it saw)."""
     from matchers import warehouse as wh
 
     con = wh.connect(path)
     try:
+        published = wh.quarter_digest(con, "source_records", quarter)
         con.execute(
             """
             UPDATE work_source_records SET safety_grade = CASE WHEN safety_grade = 'D' THEN 'A' ELSE 'D' END,
@@ -56,6 +60,14 @@ def change_one_housing_row(path: Path, quarter: str) -> None:
             """,
             [quarter, quarter, quarter],
         )
+        if resolution_record:
+            details = {"mode": "增量匹配", "publish_sources": ["housing"], "published_digest": published,
+                       "result_digest": wh.quarter_digest(con, "work_source_records", quarter)}
+            con.execute(
+                "INSERT INTO run_log (quarter, step, run_id, started_at, finished_at, details) "
+                "VALUES (?, 'resolution', 'bench', now(), now(), ?)",
+                [quarter, json.dumps(details, ensure_ascii=False)],
+            )
         con.execute("CHECKPOINT")
     finally:
         con.close()
@@ -95,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--work-dir", default=None)
     ap.add_argument("--no-check", action="store_true")
+    ap.add_argument("--no-resolution-record", action="store_true")
     args = ap.parse_args(argv)
     os.environ.setdefault("DUCKDB_MEMORY_LIMIT", "4GB")
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="bench_flags_refresh_"))
@@ -107,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.repeat):
         copy = work / "wh.duckdb"
         _copy(base, copy)
-        change_one_housing_row(copy, args.quarter)
+        change_one_housing_row(copy, args.quarter, not args.no_resolution_record)
         out = work / "child.json"
         spec = {"stage": "flags", "quarter": args.quarter, "warehouse": str(copy), "exports": str(work / "exports"),
                 "out": str(out)}
@@ -123,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         scoped, full = work / "scoped.duckdb", work / "full.duckdb"
         for p, force in ((scoped, False), (full, True)):
             _copy(base, p)
-            change_one_housing_row(p, args.quarter)
+            change_one_housing_row(p, args.quarter, not args.no_resolution_record)
             print(f"{'full' if force else 'scoped'}: " + json.dumps(flags_step(p, args.quarter, force), ensure_ascii=False))
         a, b = public_tables(scoped, args.quarter), public_tables(full, args.quarter)
         same = {t: a[t] == b[t] for t in a}

@@ -225,11 +225,16 @@ def decide(con: duckdb.DuckDBPyConnection, quarter: str, config_sha256: str, pre
     n_changed = _mark_touched(con, quarter, changed, basis.members != before.get("members"),
                               basis.persons != before.get("persons"))
     touched = con.execute("SELECT count(*) FROM r_touched").fetchall()[0][0]
-    total = con.execute(
-        "SELECT count(DISTINCT person_id) FROM work_source_records WHERE quarter = ?", [quarter]
-    ).fetchall()[0][0]
     hops = _grow_scope(con, quarter)
     persons = con.execute(f"SELECT count(*) FROM {SCOPE_TABLE}").fetchall()[0][0]
+    # the quarter's persons: estimated (cheap), counted exactly when the scope comes near the limit
+    total = con.execute(
+        "SELECT approx_count_distinct(person_id) FROM work_source_records WHERE quarter = ?", [quarter]
+    ).fetchall()[0][0]
+    if persons > 0.8 * MAX_SCOPED_SHARE * total:
+        total = con.execute(
+            "SELECT count(DISTINCT person_id) FROM work_source_records WHERE quarter = ?", [quarter]
+        ).fetchall()[0][0]
     decision = Decision(True, "", basis, persons, total, touched, changed, n_changed, hint)
     if hops is None:
         create_empty_scope(con)
@@ -330,7 +335,7 @@ def _grow_scope(con: duckdb.DuckDBPyConnection, quarter: str) -> int | None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE r_edges AS
-        SELECT DISTINCT person_id, household_key FROM (
+        SELECT person_id, household_key FROM (  -- repeated edges are harmless: the frontier is distinct
             SELECT person_id, source || ':' || household_id AS household_key
             FROM work_source_records
             WHERE quarter = $quarter AND list_contains($household_sources::VARCHAR[], source) AND household_id IS NOT NULL
