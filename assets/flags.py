@@ -1,6 +1,6 @@
 """Flags: the 14 rules of RULES.md over the resolved quarter, then publish the quarter."""
 
-from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, Config, Failure, MaterializeResult, MetadataValue, asset
 
 from assets.partitions import quarter_partitions
 from assets.resources import WarehouseResource
@@ -10,6 +10,13 @@ from matchers.rules.engine import RULES, RULES_BY_CODE, contains_full_id, previe
 from matchers.rules.scope import MODE_SCOPED
 
 
+class FlagsConfig(Config):
+    """full: run every rule over the whole quarter even when a refresh could recompute only the
+    persons whose data changed (the result is the same; this is for checking)."""
+
+    full: bool = False
+
+
 @asset(
     name="flags",
     group_name="flags",
@@ -17,17 +24,17 @@ from matchers.rules.scope import MODE_SCOPED
     partitions_def=quarter_partitions,
     deps=[AssetKey("source_records")],
 )
-def flags(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+def flags(context: AssetExecutionContext, config: FlagsConfig, warehouse: WarehouseResource) -> MaterializeResult:
     """疑点规则:14条比对规则 → flags(保留核查结论,记录已销号疑点和所用阈值),并发布本季度。"""
     quarter = context.partition_key
     try:
-        config = load_config()
+        rule_config = load_config()
     except RuleConfigError as exc:
         raise Failure(description=str(exc)) from exc
-    for warning in config.warnings:
+    for warning in rule_config.warnings:
         context.log.warning(warning)
     with warehouse.connect() as con:
-        run = run_rules(con, quarter, config, run_id=context.run_id)
+        run = run_rules(con, quarter, rule_config, run_id=context.run_id, force_full=config.full)
         preview = preview_markdown(con, quarter)
         published = wh.publish_quarter(con, quarter)
     context.log.info(f"{run.mode}:{run.mode_reason}")
@@ -54,10 +61,10 @@ def flags(context: AssetExecutionContext, warehouse: WarehouseResource) -> Mater
             "未比对的规则": MetadataValue.json(run.skipped),
             "所用阈值": MetadataValue.json(
                 {
-                    "source": config.source,
-                    "sha256": config.sha256,
-                    "defaults": config.defaults,
-                    "districts": {d: config.for_district(d) for d in sorted(config.districts)},
+                    "source": rule_config.source,
+                    "sha256": rule_config.sha256,
+                    "defaults": rule_config.defaults,
+                    "districts": {d: rule_config.for_district(d) for d in sorted(rule_config.districts)},
                 }
             ),
             "已发布行数": MetadataValue.json(published),
