@@ -242,3 +242,21 @@ def test_an_incremental_resolution_record_spares_hashing_the_sources_it_kept(pub
     assert ("work_source_records", ["poverty"]) in hashed and ("work_source_records", None) not in hashed
     _, _, expected = _refresh(published, tmp_path, "full", change, force_full=True)
     assert after == expected
+
+
+def test_failure_inside_a_publish_by_difference_changes_nothing(published, tmp_path, monkeypatch):
+    path = tmp_path / "crash.duckdb"
+    shutil.copyfile(published, path)
+    con = warehouse.connect(path)
+    try:
+        CHANGES["all at once"](con)
+        assert run_rules(con, Q3, CONFIG).mode == scope.MODE_SCOPED
+        before = _tables(con)
+        monkeypatch.setattr(warehouse, "_crash_point", lambda name: (_ for _ in ()).throw(RuntimeError("中途失败")))
+        with pytest.raises(RuntimeError):
+            warehouse.publish_quarter(con, Q3)
+        assert _tables(con) == before
+        with pytest.raises(Exception, match="(?i)constraint|duplicate"):
+            con.execute("INSERT INTO persons (person_id) VALUES ('m02_grade1')")
+    finally:
+        con.close()
