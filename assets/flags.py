@@ -1,12 +1,20 @@
 """Flags: the 14 rules of RULES.md over the resolved quarter, then publish the quarter."""
 
-from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, Config, Failure, MaterializeResult, MetadataValue, asset
 
 from assets.partitions import quarter_partitions
 from assets.resources import WarehouseResource
 from matchers import warehouse as wh
 from matchers.rules.config import RuleConfigError, load_config
 from matchers.rules.engine import RULES, RULES_BY_CODE, contains_full_id, preview_markdown, run_rules
+from matchers.rules.scope import MODE_SCOPED
+
+
+class FlagsConfig(Config):
+    """full: run every rule over the whole quarter even when a refresh could recompute only the
+    persons whose data changed (the result is the same; this is for checking)."""
+
+    full: bool = False
 
 
 @asset(
@@ -16,19 +24,20 @@ from matchers.rules.engine import RULES, RULES_BY_CODE, contains_full_id, previe
     partitions_def=quarter_partitions,
     deps=[AssetKey("source_records")],
 )
-def flags(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+def flags(context: AssetExecutionContext, config: FlagsConfig, warehouse: WarehouseResource) -> MaterializeResult:
     """疑点规则:14条比对规则 → flags(保留核查结论,记录已销号疑点和所用阈值),并发布本季度。"""
     quarter = context.partition_key
     try:
-        config = load_config()
+        rule_config = load_config()
     except RuleConfigError as exc:
         raise Failure(description=str(exc)) from exc
-    for warning in config.warnings:
+    for warning in rule_config.warnings:
         context.log.warning(warning)
     with warehouse.connect() as con:
-        run = run_rules(con, quarter, config, run_id=context.run_id)
+        run = run_rules(con, quarter, rule_config, run_id=context.run_id, force_full=config.full)
         preview = preview_markdown(con, quarter)
         published = wh.publish_quarter(con, quarter)
+    context.log.info(f"{run.mode}:{run.mode_reason}")
     for note in run.skipped.values():
         context.log.info(note)
     if contains_full_id(preview):  # reasons carry masked IDs only; never let one through
@@ -39,6 +48,9 @@ def flags(context: AssetExecutionContext, warehouse: WarehouseResource) -> Mater
     )
     return MaterializeResult(
         metadata={
+            "比对方式": run.mode,
+            "比对方式原因": run.mode_reason,
+            "重新比对人数": f"{run.scope.get('persons_in_scope', 0)} 人" if run.mode == MODE_SCOPED else "全部",
             "疑点总数": run.total,
             "本季度新增": run.new,
             "上季度延续": run.carried,
@@ -49,10 +61,10 @@ def flags(context: AssetExecutionContext, warehouse: WarehouseResource) -> Mater
             "未比对的规则": MetadataValue.json(run.skipped),
             "所用阈值": MetadataValue.json(
                 {
-                    "source": config.source,
-                    "sha256": config.sha256,
-                    "defaults": config.defaults,
-                    "districts": {d: config.for_district(d) for d in sorted(config.districts)},
+                    "source": rule_config.source,
+                    "sha256": rule_config.sha256,
+                    "defaults": rule_config.defaults,
+                    "districts": {d: rule_config.for_district(d) for d in sorted(rule_config.districts)},
                 }
             ),
             "已发布行数": MetadataValue.json(published),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -199,13 +199,18 @@ def quarter_digest(con: duckdb.DuckDBPyConnection, table: str, quarter: str) -> 
 RESOLUTION_STEP = "resolution"
 
 
-def _partial_sources(con: duckdb.DuckDBPyConnection, quarter: str) -> list[str] | None:
-    """The sources whose rows alone differ between work_source_records and source_records, when the
-    newest resolution run of the quarter was incremental and both tables are still as it left them
-    (published rows: those it built on; work rows: its result). Else None: the whole quarter."""
+# The flags step's record (matchers.rules.engine, step 'flags') carries the same three keys when the
+# rules run compared the work rows with the published ones itself (a scoped run).
+FLAGS_STEP = "flags"
+
+
+def _recorded_sources(con: duckdb.DuckDBPyConnection, quarter: str, step: str) -> list[str] | None:
+    """The sources the newest `step` record of the quarter says alone differ between
+    work_source_records and source_records, when both tables are still as it saw them (published
+    rows: those it compared with; work rows: its result or input). Else None."""
     rec = con.execute(
         "SELECT details FROM run_log WHERE quarter = ? AND step = ? ORDER BY finished_at DESC LIMIT 1",
-        [quarter, RESOLUTION_STEP],
+        [quarter, step],
     ).fetchall()
     if not rec:
         return None
@@ -221,52 +226,169 @@ def _partial_sources(con: duckdb.DuckDBPyConnection, quarter: str) -> list[str] 
     return list(sources)
 
 
+def _partial_sources(con: duckdb.DuckDBPyConnection, quarter: str) -> list[str] | None:
+    """The sources whose rows alone differ between work_source_records and source_records, as the
+    newest resolution run of the quarter (when incremental) or the newest flags run (when scoped)
+    recorded them, while both tables are still as it left them; both valid: the sources both name.
+    Else None: any source may differ."""
+    found = [s for s in (_recorded_sources(con, quarter, step) for step in (RESOLUTION_STEP, FLAGS_STEP)) if s is not None]
+    if not found:
+        return None
+    return sorted(set.intersection(*(set(s) for s in found)))
+
+
+def row_hash(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """SQL for a hash of a whole row of `table` (every column, in the table's order)."""
+    return f"hash({', '.join(table_columns(con, table))})"
+
+
+def source_digests(
+    con: duckdb.DuckDBPyConnection, table: str, quarter: str, sources: list[str] | None = None
+) -> dict[str, str]:
+    """Order-free digest of every whole row of the quarter (of `sources` only, when given), per
+    source ('rows:sum of row hashes'); a source holding a row of no person is marked ':no-person'."""
+    only = "" if sources is None else "AND list_contains(?::VARCHAR[], source)"
+    rows = con.execute(
+        f"SELECT source, count(*), sum({row_hash(con, table)}), count(*) FILTER (WHERE person_id IS NULL) "
+        f"FROM {table} WHERE quarter = ? {only} GROUP BY source",
+        [quarter] if sources is None else [quarter, sources],
+    ).fetchall()
+    return {str(src): f"{n}:{h or 0}" + (":no-person" if nulls else "") for src, n, h, nulls in rows}
+
+
+def _changed_sources(con: duckdb.DuckDBPyConnection, quarter: str) -> list[str]:
+    """The sources whose rows of the quarter may differ between work_source_records and
+    source_records: those an incremental resolution re-resolved (`_partial_sources`), else those
+    whose whole-row digests differ."""
+    partial = _partial_sources(con, quarter)
+    if partial is not None:
+        return sorted(partial)
+    pub = source_digests(con, "source_records", quarter)
+    work = source_digests(con, "work_source_records", quarter)
+    return sorted(s for s in set(pub) | set(work) if pub.get(s) != work.get(s))
+
+
+# Above this share of the rows differing, replacing them all is cheaper than by key.
+WHOLE_SHARE = 0.5
+
+
+def publish_difference(
+    con: duckdb.DuckDBPyConnection,
+    public: str,
+    work: str,
+    key: tuple[str, ...],
+    quarter: str | None,
+    sources: list[str] | None = None,
+    replace_whole: Callable[[], object] | None = None,
+) -> int:
+    """Make `public`'s rows (of `quarter`; None: the whole table) equal to `work`'s by difference:
+    for every key whose rows differ, or exist on one side only, delete the public rows and insert
+    the work rows; keys whose rows are the same on both sides are not touched. `sources`: only
+    rows of these sources can differ (the others are known equal). When most rows differ (or one
+    side is empty) every row is replaced instead (`replace_whole`, default: delete and insert).
+    Returns the work rows' count (what a whole replacement would have inserted). Call inside a
+    transaction.
+
+    Rows are compared by a hash of the whole row and grouped by a hash of `key`: a key group left
+    alone has the same rows on both sides, so the result is the work rows whatever the grouping.
+    Deletes and inserts stay within `sources` too, so a key group never reaches past them.
+    """
+    cols = table_columns(con, public)
+    row = f"hash({', '.join(cols)})"
+    k = f"hash({', '.join(key)})"
+    where, params = ("WHERE quarter = ?", [quarter]) if quarter is not None else ("WHERE TRUE", [])
+    if sources is not None:
+        where += " AND list_contains(?::VARCHAR[], source)"
+        params = [*params, sources]
+    (n_work, d_work), (n_pub, d_pub) = con.execute(
+        f"SELECT (SELECT (count(*), sum({row})) FROM {work} {where}), (SELECT (count(*), sum({row})) FROM {public} {where})",
+        params + params,
+    ).fetchall()[0]
+    if (n_work, d_work) == (n_pub, d_pub):
+        pass
+    elif n_pub == 0 or n_work == 0:
+        _replace_all(con, public, work, where, params, n_pub, replace_whole)
+    else:
+        # the multiset difference: the (key, row) pairs whose count differs between the two sides
+        (n_keys,) = con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE _publish_keys AS
+            SELECT DISTINCT k FROM (
+                SELECT k, h FROM (
+                    SELECT {k} AS k, {row} AS h, 1 AS side FROM {work} {where}
+                    UNION ALL
+                    SELECT {k} AS k, {row} AS h, -1 AS side FROM {public} {where}
+                )
+                GROUP BY k, h
+                HAVING sum(side) <> 0
+            )
+            """,
+            params + params,
+        ).fetchall()[0]
+        if n_keys > WHOLE_SHARE * max(n_work, n_pub):
+            _replace_all(con, public, work, where, params, n_pub, replace_whole)
+        else:
+            con.execute(f"DELETE FROM {public} {where} AND {k} IN (SELECT k FROM _publish_keys)", params).fetchall()
+            con.execute(
+                f"INSERT INTO {public} BY NAME SELECT * FROM {work} {where} AND {k} IN (SELECT k FROM _publish_keys)",
+                params,
+            ).fetchall()
+        con.execute("DROP TABLE _publish_keys")
+    where_q, params_q = ("WHERE quarter = ?", [quarter]) if quarter is not None else ("", [])
+    return int(con.execute(f"SELECT count(*) FROM {work} {where_q}", params_q).fetchone()[0])
+
+
+def _replace_all(con, public: str, work: str, where: str, params: list, n_pub: int,
+                 replace_whole: Callable[[], object] | None) -> None:
+    if replace_whole is not None:
+        replace_whole()
+        return
+    if n_pub:
+        con.execute(f"DELETE FROM {public} {where}", params).fetchall()
+    con.execute(f"INSERT INTO {public} BY NAME SELECT * FROM {work} {where}", params).fetchall()
+
+
+def _recreate_persons(con: duckdb.DuckDBPyConnection) -> None:
+    """persons := work_persons by dropping and re-creating it from its own DDL (same columns, same
+    primary key): the same rows as deleting every row and inserting, without DuckDB removing each
+    deleted key from the primary-key index at commit (about 40% of a full publish's CPU at 100,000
+    households)."""
+    ddl = _table_ddl(con, "persons")
+    con.execute("DROP TABLE persons")
+    con.execute(ddl)
+    con.execute("INSERT INTO persons BY NAME SELECT * FROM work_persons").fetchall()
+
+
 def _replace_sources(con: duckdb.DuckDBPyConnection, quarter: str, sources: list[str]) -> int:
-    """Replace only `sources`' rows of the quarter in source_records; the number of rows the quarter
-    has there afterwards (what a whole replacement would have inserted)."""
-    if sources:
-        con.execute(
-            "DELETE FROM source_records WHERE quarter = ? AND list_contains(?::VARCHAR[], source)",
-            [quarter, sources],
-        ).fetchall()
-        con.execute(
-            "INSERT INTO source_records BY NAME SELECT * FROM work_source_records "
-            "WHERE quarter = ? AND list_contains(?::VARCHAR[], source)",
-            [quarter, sources],
-        ).fetchall()
-    return int(con.execute("SELECT count(*) FROM source_records WHERE quarter = ?", [quarter]).fetchone()[0])
+    """Make source_records' rows of the quarter equal to work_source_records', writing only the rows
+    that differ, which lie in `sources`; the number of rows the quarter has there afterwards."""
+    return publish_difference(
+        con, "source_records", "work_source_records", ("source", "source_file", "source_row"), quarter, sources
+    )
 
 
 def publish_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> dict[str, int]:
-    """Swap the quarter's work tables into the public tables, all in one transaction.
+    """Make the public tables hold the quarter's work tables, all in one transaction.
 
     `persons` is the cross-quarter master index: work_persons holds the whole index after the
-    run. `reviews` is never touched.
+    run (an empty work_persons leaves it as it is). `reviews` is never touched.
 
-    `persons` is replaced by dropping and re-creating it from its own DDL (same columns, same
-    primary key) and inserting work_persons: the same rows in the same order as deleting every
-    row and inserting, without DuckDB removing each deleted key from the primary-key index at
-    commit (about 40% of the publish's CPU at 100,000 households).
-
-    After an incremental refresh (the newest resolution record of the quarter names the sources it
-    re-resolved, and neither source_records nor work_source_records has changed since: digests
-    checked) only those sources' rows of source_records are replaced: the other sources' work rows
-    are copies of the published ones. Otherwise the whole quarter is replaced.
+    Only what differs is written (`publish_difference`): source_records by row key (source, file,
+    row) within the sources whose rows differ (after an incremental refresh: those it re-resolved,
+    `_partial_sources`; else those whose whole-row digests differ), household_members by
+    (household, person), flags by flag_id, persons by person_id (an upsert: a refresh changes a
+    handful of persons). When most rows of a table differ (a quarter's first publish, a full run
+    of a new quarter) they are all replaced instead; persons then by dropping and re-creating it
+    (`_recreate_persons`: deleting every row of an indexed table is slow). Either way the public
+    rows end up equal to the work rows. rejected_rows (small) is replaced wholesale.
     """
     counts: dict[str, int] = {}
     with transaction(con):
-        partial = _partial_sources(con, quarter)
-        if partial is None:
-            counts["source_records"] = _replace_quarter(
-                con, "source_records", "SELECT * FROM work_source_records WHERE quarter = ?", quarter
-            )
-        else:  # an incremental refresh: the other sources' work rows are the published ones
-            counts["source_records"] = _replace_sources(con, quarter, partial)
-        for public, work in (
-            ("household_members", "work_household_members"),
-            ("flags", "work_flags"),
-        ):
-            counts[public] = _replace_quarter(con, public, f"SELECT * FROM {work} WHERE quarter = ?", quarter)
+        counts["source_records"] = _replace_sources(con, quarter, _changed_sources(con, quarter))
+        counts["household_members"] = publish_difference(
+            con, "household_members", "work_household_members", ("household_key", "person_id"), quarter
+        )
+        counts["flags"] = publish_difference(con, "flags", "work_flags", ("flag_id",), quarter)
         counts["rejected_rows"] = _replace_quarter(
             con,
             "rejected_rows",
@@ -274,10 +396,9 @@ def publish_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> dict[str, i
             quarter,
         )
         if con.execute("SELECT 1 FROM work_persons LIMIT 1").fetchall():
-            ddl = _table_ddl(con, "persons")
-            con.execute("DROP TABLE persons")
-            con.execute(ddl)
-            (counts["persons"],) = con.execute("INSERT INTO persons BY NAME SELECT * FROM work_persons").fetchone()
+            counts["persons"] = publish_difference(
+                con, "persons", "work_persons", ("person_id",), None, replace_whole=lambda: _recreate_persons(con)
+            )
         _crash_point("publish")
         if "persons" not in counts:
             counts["persons"] = con.execute("SELECT count(*) FROM persons").fetchone()[0]

@@ -48,3 +48,30 @@ def test_flags_asset_publishes_the_quarter_with_counts_and_masked_preview(tmp_pa
         assert con.execute("SELECT count(DISTINCT run_id) FROM rule_config_log").fetchone()[0] == 1
     finally:
         con.close()
+
+
+def test_flags_asset_says_how_it_compared_and_can_be_told_to_compare_everything(tmp_path, monkeypatch):
+    w = open_warehouse(tmp_path, Q)
+    w.person("seo", "王秀英", seq=11)
+    w.disability("seo", 1, nursing=False)
+    w.load()
+    w.con.close()
+    monkeypatch.delenv("RULES_CONFIG", raising=False)
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [Q])
+    resource = WarehouseResource(
+        path=str(tmp_path / "rules.duckdb"), extracts_dir=str(tmp_path), exports_dir=str(tmp_path / "out")
+    )
+
+    def run(config=None):
+        result = materialize([flags], partition_key=Q, resources={"warehouse": resource}, instance=instance,
+                             run_config=config)
+        assert result.success
+        meta = result.asset_materializations_for_node("flags")[0].metadata
+        return meta["比对方式"].value, meta["比对方式原因"].value, meta["重新比对人数"].value
+
+    assert run() == ("全量比对", f"{Q} 尚未发布过疑点,全量比对", "全部")
+    mode, reason, persons = run()  # nothing changed since: nothing to recompute
+    assert mode == "局部比对" and persons == "0 人" and "完全相同" in reason
+    full = {"ops": {"flags": {"config": {"full": True}}}}
+    assert run(full) == ("全量比对", "按运行配置要求全量比对", "全部")

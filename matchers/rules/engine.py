@@ -22,8 +22,9 @@ import duckdb
 
 from matchers import contract, ids
 from matchers.resolution.spec import METHOD_REVIEW
+from matchers.rules import scope
 from matchers.rules.config import SETTING_NAMES, RuleConfig, load_config
-from matchers.warehouse import transaction
+from matchers.warehouse import publish_difference, transaction
 
 SQL_DIR = Path(__file__).parent / "sql"
 CONTEXT_SQL = "00_context.sql"
@@ -155,11 +156,13 @@ def previous_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> str | None
     return row[0][0] if row else None
 
 
-def rule_parameters(quarter: str, prev_quarter: str | None) -> dict[str, object]:
-    """Every named parameter the rule SQL may use. Category values come from matchers.contract."""
+def rule_parameters(quarter: str, prev_quarter: str | None, scoped: bool = False) -> dict[str, object]:
+    """Every named parameter the rule SQL may use. Category values come from matchers.contract.
+    scoped: only the persons in the temp table r_scope (matchers.rules.scope)."""
     end = quarter_end(quarter)
     return {
         "quarter": quarter,
+        "scoped": scoped,
         "quarter_end": end,
         "window_start": twelve_months_before(end),
         "prev_quarter": prev_quarter,
@@ -257,6 +260,36 @@ LEFT JOIN decided d USING (flag_id)
 QUALIFY row_number() OVER (PARTITION BY i.flag_id ORDER BY i.reason) = 1
 """
 
+# A scoped run (matchers.rules.scope): the published flags of the persons outside r_scope are kept
+# (they were computed from the same inputs), r_flags holds the recomputed ones of the persons in it;
+# first_seen and review_status are recomputed for every flag of the quarter, as `_FINAL_SQL` does.
+_MERGE_SQL = """
+CREATE OR REPLACE TEMP TABLE r_flags AS
+WITH merged AS (
+    SELECT quarter, flag_id, rule_code, person_id, household_key, district, reason, evidence
+    FROM flags
+    WHERE quarter = $quarter AND person_id NOT IN (SELECT person_id FROM r_scope)
+    UNION ALL
+    SELECT quarter, flag_id, rule_code, person_id, household_key, district, reason, evidence
+    FROM r_flags
+),
+seen AS (
+    SELECT flag_id, min(quarter) AS first_quarter
+    FROM flags
+    WHERE quarter <> $quarter
+    GROUP BY flag_id
+),
+decided AS (
+    SELECT flag_id, decision FROM latest_reviews
+)
+SELECT m.*,
+       least($quarter, coalesce(s.first_quarter, $quarter)) AS first_seen,
+       coalesce(d.decision, $pending_review) AS review_status
+FROM merged m
+LEFT JOIN seen s USING (flag_id)
+LEFT JOIN decided d USING (flag_id)
+"""
+
 
 @dataclass
 class RuleRun:
@@ -272,6 +305,9 @@ class RuleRun:
     skipped: dict[str, str] = field(default_factory=dict)  # rule_code → why (Chinese)
     config_source: str = ""
     warnings: tuple[str, ...] = ()
+    mode: str = scope.MODE_FULL  # 全量比对 / 局部比对
+    mode_reason: str = ""
+    scope: dict = field(default_factory=dict)  # persons in scope, touched, changed rows (scope.Decision)
 
     @property
     def total(self) -> int:
@@ -298,14 +334,19 @@ def _thresholds_table(con: duckdb.DuckDBPyConnection, config: RuleConfig) -> lis
 
 
 def compute_flags(
-    con: duckdb.DuckDBPyConnection, quarter: str, config: RuleConfig
+    con: duckdb.DuckDBPyConnection, quarter: str, config: RuleConfig, scoped: bool = False,
+    prev: str | None = None,
 ) -> tuple[str | None, dict[str, str]]:
     """Run every rule for `quarter` into the temp table r_flags (work_flags' columns).
 
-    Returns (previous quarter, rules skipped with the reason).
+    scoped: over the rows of the persons in the temp table r_scope only (their flags alone), else
+    over the whole quarter. Returns (previous quarter, rules skipped with the reason).
     """
-    prev = previous_quarter(con, quarter)
-    params = rule_parameters(quarter, prev)
+    if prev is None:
+        prev = previous_quarter(con, quarter)
+    if not scoped:
+        scope.create_empty_scope(con)
+    params = rule_parameters(quarter, prev, scoped)
     _check_sources(params)
     _run_sql(con, (SQL_DIR / CONTEXT_SQL).read_text(encoding="utf-8"), params)
     _thresholds_table(con, config)
@@ -336,17 +377,30 @@ def run_rules(
     quarter: str,
     config: RuleConfig | None = None,
     run_id: str | None = None,
+    force_full: bool = False,
 ) -> RuleRun:
     """Compute the quarter's flags into `work_flags` and record the thresholds in force.
 
+    When the published flags of the quarter are exactly what the rules computed from the published
+    tables (matchers.rules.scope.decide), only the persons whose inputs changed, and those linked to
+    them through households, are recomputed; the other flags are kept; first_seen and review_status
+    are recomputed for every flag. Else (or force_full) every rule over the whole quarter.
+
     One transaction replaces the quarter's rows of work_flags and appends to rule_config_log and
-    run_log (step 'flags': counts, previous quarter, thresholds);
-    `warehouse.publish_quarter` then makes them public. `reviews` is only read.
+    run_log (step 'flags': mode and its reason, counts, previous quarter, thresholds, and what this
+    run computed from for the next refresh); `warehouse.publish_quarter` then makes them public.
+    `reviews` is only read.
     """
     config = config or load_config()
     run_id = run_id or uuid.uuid4().hex
     started = dt.datetime.now()
-    prev, skipped = compute_flags(con, quarter, config)
+    prev = previous_quarter(con, quarter)
+    decision = scope.decide(con, quarter, config.sha256, prev, force_full)
+    prev, skipped = compute_flags(con, quarter, config, scoped=decision.scoped, prev=prev)
+    if decision.scoped:
+        _run_sql(con, _MERGE_SQL, rule_parameters(quarter, prev))
+    basis = decision.basis or scope.work_basis(con, quarter, config.sha256, prev)
+    basis.flags = scope.flags_digest(con, "r_flags")
     counts = dict.fromkeys(RULE_CODES, 0)
     for code, n in con.execute(
         "SELECT rule_code, count(*) FROM r_flags GROUP BY rule_code"
@@ -358,6 +412,7 @@ def run_rules(
         for d, s, v in _config_log_rows(config)
     ]
     details = {
+        **decision.details(),
         "counts": counts,
         "previous_quarter": prev,
         "skipped": skipped,
@@ -367,10 +422,13 @@ def run_rules(
             "defaults": config.defaults,
             "districts": {d: config.for_district(d) for d in sorted(config.districts)},
         },
+        "scope_basis": basis.to_json(),
+        **decision.publish_hint,
     }
     with transaction(con):
-        con.execute("DELETE FROM work_flags WHERE quarter = ?", [quarter])
-        con.execute("INSERT INTO work_flags BY NAME SELECT * FROM r_flags")
+        # only the rows that differ (a refresh changes a handful of flags): the same rows as
+        # deleting the quarter's and inserting r_flags
+        publish_difference(con, "work_flags", "r_flags", ("flag_id",), quarter)
         con.executemany(
             "INSERT INTO rule_config_log "
             "(quarter, run_id, recorded_at, config_source, config_sha256, district, setting, value) "
@@ -405,6 +463,9 @@ def run_rules(
         skipped=skipped,
         config_source=config.source,
         warnings=config.warnings,
+        mode=decision.mode,
+        mode_reason=decision.reason,
+        scope=decision.details(),
     )
 
 

@@ -32,7 +32,9 @@ SELECT quarter, source, source_file, source_row, person_id, match_method, match_
        CAST(out_of_pocket AS DECIMAL(18, 2)) AS out_of_pocket,
        {'source': source, 'source_file': source_file, 'source_row': source_row} AS ev
 FROM work_source_records
-WHERE quarter = $quarter;
+WHERE quarter = $quarter
+  -- a refresh recomputes only the persons in r_scope (matchers.rules.scope); a full run, everyone
+  AND (NOT $scoped OR person_id IN (SELECT person_id FROM r_scope));
 
 -- Every person, as a reason names them: 王秀英(4201**********1234).
 CREATE OR REPLACE TEMP TABLE r_label AS
@@ -95,6 +97,7 @@ FROM (
     SELECT household_key, person_id, via
     FROM work_household_members
     WHERE quarter = $quarter
+      AND (NOT $scoped OR person_id IN (SELECT person_id FROM r_scope))
     UNION ALL
     SELECT household_key, person_id, $via_member FROM r_household_rows
 )
