@@ -71,6 +71,35 @@ def write_private(path: Path, data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def layout_digest(files: list[Path | str], labels: object, versions: dict[str, str]) -> str:
+    """A digest of what shapes an export besides the warehouse's data: the code that lays it out
+    (`files`), the labels it shows and the versions of the libraries that write it. Part of every
+    content digest, so a change to any of them rebuilds every file once."""
+    h = hashlib.sha256()
+    for f in files:
+        h.update(Path(f).read_bytes())
+    h.update(json.dumps([labels, versions], ensure_ascii=False, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def last_exports(con: duckdb.DuckDBPyConnection, action: str, quarter: str) -> dict[str, tuple]:
+    """district → (sha256, details) of the latest `action` audit row of each district in `quarter`."""
+    rows = con.execute(
+        """
+        SELECT district, sha256, CAST(details AS VARCHAR)
+        FROM audit_log WHERE action = ? AND quarter = ?
+        QUALIFY row_number() OVER (PARTITION BY district ORDER BY logged_at DESC, rowid DESC) = 1
+        """,
+        [action, quarter],
+    ).fetchall()
+    out = {}
+    for district, sha, details in rows:
+        try:
+            parsed = json.loads(details) if details else {}
+        except ValueError:
+            parsed = {}
+        out[district] = (sha, parsed if isinstance(parsed, dict) else {})
+    return out
 
 
 def default_actor() -> str | None:
