@@ -25,7 +25,6 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import openpyxl
 import polars as pl
 import xlsxwriter
 
@@ -609,6 +608,8 @@ def import_reviews(
     now = now or datetime.now()
     if not path.is_file():
         raise WorkbookError(f"{path}:文件不存在")
+    import openpyxl  # only the import reads workbooks: the export (and its helper process) never loads it
+
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # not an xlsx, corrupt, missing
