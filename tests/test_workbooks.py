@@ -323,6 +323,20 @@ def test_an_export_with_nothing_changed_keeps_every_file_without_building_any(tm
     assert json.loads(details[0][3]) == {"M02": 1, "Q03": 1, "R01": 1}
 
 
+def test_a_kept_file_does_not_depend_on_the_export_clock(tmp_path, built):
+    # The audit rows say which content each file was written from; their times do not matter
+    # (an export run with an earlier `now`, a clock set back).
+    con = _warehouse(tmp_path)
+    _export(con, tmp_path / "x", now=datetime(2026, 12, 1, 2, 0))
+    built.clear()
+    again = _export(con, tmp_path / "x", now=datetime(2026, 1, 1, 2, 0))
+    con.execute("UPDATE flags SET reason = reason || '。' WHERE flag_id = 'F-M02-3'").fetchall()
+    third = _export(con, tmp_path / "x", now=datetime(2025, 1, 1, 2, 0))
+    con.close()
+    assert all(w.unchanged for w in again.values())
+    assert built == ["洪山区"] and third["江夏区"].unchanged and not third["洪山区"].unchanged
+
+
 # What a workbook shows, changed one at a time in 洪山区 (flag F-M02-3, person P3): each rebuilds
 # 洪山区 alone.
 HONGSHAN_CHANGES = {

@@ -82,23 +82,27 @@ def layout_digest(files: list[Path | str], labels: object, versions: dict[str, s
     return h.hexdigest()
 
 
-def last_exports(con: duckdb.DuckDBPyConnection, action: str, quarter: str) -> dict[str, tuple]:
-    """district → (sha256, details) of the latest `action` audit row of each district in `quarter`."""
+def exports_with_content(con: duckdb.DuckDBPyConnection, action: str, quarter: str,
+                         digests: dict[str, str]) -> dict[str, list[tuple[str, dict]]]:
+    """district → [(sha256, details)] of the `action` audit rows of `quarter` that recorded the
+    district's content digest `digests[district]`: the files an earlier export wrote from the same
+    content. A file on disk whose sha256 is among them is still right, whenever it was written."""
+    if not digests:
+        return {}
     rows = con.execute(
         """
         SELECT district, sha256, CAST(details AS VARCHAR)
-        FROM audit_log WHERE action = ? AND quarter = ?
-        QUALIFY row_number() OVER (PARTITION BY district ORDER BY logged_at DESC, rowid DESC) = 1
+        FROM audit_log
+        WHERE action = $action AND quarter = $quarter AND sha256 IS NOT NULL
+          AND json_extract_string(details, '$.content') IN (SELECT unnest($digests))
         """,
-        [action, quarter],
+        {"action": action, "quarter": quarter, "digests": sorted(set(digests.values()))},
     ).fetchall()
-    out = {}
+    out: dict[str, list[tuple[str, dict]]] = {}
     for district, sha, details in rows:
-        try:
-            parsed = json.loads(details) if details else {}
-        except ValueError:
-            parsed = {}
-        out[district] = (sha, parsed if isinstance(parsed, dict) else {})
+        parsed = json.loads(details)
+        if parsed.get("content") == digests.get(district):
+            out.setdefault(district, []).append((sha, parsed))
     return out
 
 

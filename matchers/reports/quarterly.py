@@ -43,7 +43,7 @@ from ._io import (
     check_quarter,
     default_actor,
     frame,
-    last_exports,
+    exports_with_content,
     layout_digest,
     report_deadline,
     safe_part,
@@ -519,16 +519,16 @@ def _report_digest(fig: Figures, chart: pl.DataFrame, any_flags: bool) -> str:
 
 def _unchanged_reports(con: duckdb.DuckDBPyConnection, quarter: str, exports_dir: Path | str,
                        digests: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """scope → (report sha256, chart sha256) for the scopes whose last export had the same content
-    digest and whose two files are still exactly what was written then."""
+    """scope → (report sha256, chart sha256) for the scopes whose two files are exactly the ones an
+    earlier export wrote from the same content digest."""
     kept = {}
-    for scope, (sha, details) in last_exports(con, ACTION_REPORT, quarter).items():
+    for scope, earlier in exports_with_content(con, ACTION_REPORT, quarter, digests).items():
         path = report_path(exports_dir, quarter, scope)
-        chart_path, chart_sha = path.with_suffix(".png"), details.get("chart_sha256")
-        if (digests.get(scope) == details.get("content") and sha and chart_sha
-                and path.is_file() and chart_path.is_file()
-                and file_sha256(path) == sha and file_sha256(chart_path) == chart_sha):
-            kept[scope] = (sha, chart_sha)
+        chart_path = path.with_suffix(".png")
+        if path.is_file() and chart_path.is_file():
+            on_disk = (file_sha256(path), file_sha256(chart_path))
+            if on_disk in {(sha, details.get("chart_sha256")) for sha, details in earlier}:
+                kept[scope] = on_disk
     return kept
 
 

@@ -38,7 +38,7 @@ from ._io import (
     check_quarter,
     default_actor,
     frame,
-    last_exports,
+    exports_with_content,
     layout_digest,
     report_deadline,
     safe_part,
@@ -335,14 +335,13 @@ def _content_digest(quarter: str, district: str, rows_digest: str) -> str:
 
 def _unchanged_workbooks(con: duckdb.DuckDBPyConnection, quarter: str, exports_dir: Path | str,
                          digests: dict[str, str]) -> dict[str, str]:
-    """district → sha256 of its workbook on disk, for the districts whose last export had the same
-    content digest and whose file is still exactly what was written then (a nightly refresh after
-    one changed row rewrites only the districts it touched)."""
+    """district → sha256 of its workbook on disk, for the districts whose file is exactly one an
+    earlier export wrote from the same content digest (a nightly refresh after one changed row
+    rewrites only the districts it touched)."""
     kept = {}
-    for district, (sha, details) in last_exports(con, ACTION_EXPORT, quarter).items():
+    for district, earlier in exports_with_content(con, ACTION_EXPORT, quarter, digests).items():
         path = workbook_path(exports_dir, quarter, district)
-        if (digests.get(district) == details.get("content") and sha and path.is_file()
-                and file_sha256(path) == sha):
+        if path.is_file() and (sha := file_sha256(path)) in {s for s, _ in earlier}:
             kept[district] = sha
     return kept
 
