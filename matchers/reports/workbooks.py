@@ -418,9 +418,9 @@ def export_district_workbooks(
         rules.setdefault(district, {})[code] = n
     kept = _unchanged_workbooks(con, quarter, exports_dir, digests)
     todo = [district for district in sizes if district not in kept]
-    data = frame(con, EXPORT_SQL, {**params, "districts": todo}) if todo else pl.DataFrame()
+    data = pl.DataFrame()
     if todo:
-        data = data.with_columns(
+        data = frame(con, EXPORT_SQL, {**params, "districts": todo}).with_columns(
             pl.col("rule_code").map_elements(rule_family, return_dtype=pl.String).alias("family")
         )
     parts = [(district, data.filter(pl.col("district") == district)) for district in todo]
