@@ -80,6 +80,8 @@ def quarterly_report(context: AssetExecutionContext, warehouse: WarehouseResourc
             "全市报表": MetadataValue.path(str(city.path)),
             "图表文件": MetadataValue.path(str(city.chart_path)),
             "文件": MetadataValue.json({r.scope: str(r.path) for r in out}),
+            "本次重新生成的报表数": sum(not r.unchanged for r in out),
+            "内容未变、沿用上次文件的报表": ", ".join(r.scope for r in out if r.unchanged) or "无",
             "疑点条数": fig.totals["total"],
             "护理补贴覆盖率": _pct(fig.nursing_coverage),
             "生活补贴覆盖率": _pct(fig.living_coverage),

@@ -181,7 +181,114 @@ def test_report_assets_materialize_with_counts_and_chart_metadata(tmp_path):
     assert meta["quarterly_report"]["图表"].value.startswith("![")
     assert "data:image/png;base64," in meta["quarterly_report"]["图表"].value
     assert meta["quarterly_report"]["护理补贴覆盖率"].value == "75.0%"
+    assert meta["quarterly_report"]["本次重新生成的报表数"].value == 3
     for m in meta.values():
         for v in m.values():
             assert not re.search(r"(?<![A-Za-z0-9+/])\d{17}[\dXx](?![0-9])", str(v.value))
     assert (tmp_path / "exports" / Q / f"核查名单_{Q}_江夏区.xlsx").exists()
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The scopes whose chart is drawn, per export (the report is built right after its chart)."""
+    calls: list[str] = []
+    real = quarterly.render_chart
+    monkeypatch.setattr(
+        quarterly, "render_chart", lambda counts, title, district=None: calls.append(district or "全市") or real(
+            counts, title, district)
+    )
+    return calls
+
+
+def _reports(con, root, **kw) -> dict:
+    return {r.scope: r for r in write_quarterly_reports(con, Q, root, actor="测试", **kw)}
+
+
+def _files(out: dict) -> dict:
+    """scope → (inode, mtime_ns) of the report and its chart: a file written again gets a new inode."""
+    return {s: tuple((p.stat().st_ino, p.stat().st_mtime_ns) for p in (r.path, r.chart_path)) for s, r in out.items()}
+
+
+def test_a_report_whose_figures_did_not_change_keeps_its_files_and_draws_no_chart(tmp_path, drawn):
+    con = _warehouse(tmp_path, resolved="view")
+    first = _reports(con, tmp_path / "x", now=datetime(2026, 9, 1, 9, 0))
+    assert drawn == ["全市", "洪山区", "江夏区"] and not any(r.unchanged for r in first.values())
+    before = _files(first)
+    drawn.clear()
+    # a changed reason is on the district workbook, not in any report figure
+    con.execute("UPDATE flags SET reason = '新的原因' WHERE flag_id = 'F1'").fetchall()
+    second = _reports(con, tmp_path / "x", now=datetime(2026, 12, 1, 2, 0))
+    assert drawn == [] and all(r.unchanged for r in second.values())
+    assert _files(second) == before
+    assert {s: (r.sha256, r.chart_sha256, r.content) for s, r in second.items()} == {
+        s: (r.sha256, r.chart_sha256, r.content) for s, r in first.items()
+    }
+    assert second["全市"].figures.totals == first["全市"].figures.totals
+    logged = con.execute(
+        "SELECT district, rows, details->>'$.unchanged' FROM audit_log WHERE action = 'export_report'"
+        " AND logged_at = ? ORDER BY district", [datetime(2026, 12, 1, 2, 0)],
+    ).fetchall()
+    con.close()
+    assert logged == [("全市", 5, "true"), ("江夏区", 3, "true"), ("洪山区", 2, "true")]
+
+
+REPORT_CHANGES = {
+    # what changed → the scopes whose report is rebuilt
+    "review decision": ("UPDATE flags SET review_status = '不属实' WHERE flag_id = 'F4'", ["全市", "洪山区"]),
+    "new flag": ("INSERT INTO flags (quarter, flag_id, rule_code, person_id, district, reason, first_seen,"
+                 " review_status) VALUES ('2026Q3', 'F9', 'M01', 'P6', '洪山区', '测试原因', '2026Q3', '待核查')",
+                 ["全市", "洪山区"]),
+    "flag gone": ("DELETE FROM flags WHERE flag_id = 'F5' AND quarter = '2026Q3'", ["全市", "洪山区"]),
+    "subsidy coverage": ("UPDATE source_records SET nursing_subsidy = true WHERE person_id = 'P1'", ["全市", "江夏区"]),
+    "dibao households": ("UPDATE source_records SET status = '停保' WHERE person_id = 'P7'", ["全市", "洪山区"]),
+    "earlier quarter on the chart": ("DELETE FROM flags WHERE flag_id = 'F6'", ["全市", "江夏区"]),
+}
+
+
+@pytest.mark.parametrize("change", sorted(REPORT_CHANGES))
+def test_a_changed_report_figure_rebuilds_that_scope_and_the_city_only(tmp_path, drawn, change):
+    con = _warehouse(tmp_path, resolved="view")
+    first = _reports(con, tmp_path / "x")
+    before = _files(first)
+    drawn.clear()
+    sql, rebuilt = REPORT_CHANGES[change]
+    con.execute(sql).fetchall()
+    at = datetime(2026, 12, 1, 2, 0)
+    second = _reports(con, tmp_path / "x", now=at)
+    assert sorted(drawn) == sorted(rebuilt)
+    assert sorted(s for s, r in second.items() if not r.unchanged) == sorted(rebuilt)
+    after = _files(second)
+    for scope in second:
+        assert (after[scope] == before[scope]) == (scope not in rebuilt), scope
+    # what is rebuilt is what a first export of the changed warehouse writes
+    fresh = _reports(con, tmp_path / "y", now=at)
+    con.close()
+    for scope in rebuilt:
+        assert second[scope].chart_path.read_bytes() == fresh[scope].chart_path.read_bytes()
+        assert second[scope].figures.totals == fresh[scope].figures.totals
+        got, want = openpyxl.load_workbook(second[scope].path), openpyxl.load_workbook(fresh[scope].path)
+        assert [list(ws.iter_rows(values_only=True)) for ws in got] == [
+            list(ws.iter_rows(values_only=True)) for ws in want
+        ]
+
+
+def test_a_report_or_chart_file_changed_on_disk_is_written_again(tmp_path, drawn):
+    con = _warehouse(tmp_path, resolved=None)
+    first = _reports(con, tmp_path / "x")
+    first["江夏区"].chart_path.write_bytes(b"not a chart")
+    first["洪山区"].path.unlink()
+    drawn.clear()
+    second = _reports(con, tmp_path / "x")
+    con.close()
+    assert sorted(drawn) == ["江夏区", "洪山区"] and second["全市"].unchanged
+    assert second["江夏区"].chart_path.read_bytes()[:4] == b"\x89PNG" and second["洪山区"].path.is_file()
+
+
+def test_the_report_module_does_not_import_matplotlib_until_a_chart_is_drawn():
+    import subprocess
+    import sys
+
+    code = "import sys, matchers.reports.quarterly; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(quarterly.Path(quarterly.__file__).resolve().parents[2]))
+    assert out.stdout.strip() == "False"

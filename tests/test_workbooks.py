@@ -275,3 +275,159 @@ def test_a_district_whose_content_did_not_change_keeps_its_file(tmp_path):
     ).fetchone()[0]
     con.close()
     assert logged == 3  # every export is audited, kept or rebuilt
+
+
+def _export(con, root: Path, **kw) -> dict:
+    return {w.district: w for w in export_district_workbooks(con, Q, root, actor="测试", **kw)}
+
+
+def _file_state(out: dict) -> dict:
+    """district → (inode, mtime_ns): a file written again gets a new inode (atomic replace)."""
+    return {d: (w.path.stat().st_ino, w.path.stat().st_mtime_ns) for d, w in out.items()}
+
+
+@pytest.fixture
+def built(monkeypatch):
+    """The districts whose workbook is built (rows fetched and laid out), per export."""
+    from matchers.reports import workbooks
+
+    calls: list[str] = []
+    real = workbooks._build_workbook
+    monkeypatch.setattr(
+        workbooks, "_build_workbook", lambda quarter, district, rows, now: calls.append(district) or real(
+            quarter, district, rows, now)
+    )
+    return calls
+
+
+def test_an_export_with_nothing_changed_keeps_every_file_without_building_any(tmp_path, built):
+    con = _warehouse(tmp_path)
+    first = _export(con, tmp_path / "x")
+    before = _file_state(first)
+    assert sorted(built) == ["江夏区", "洪山区"]
+    built.clear()
+    second = _export(con, tmp_path / "x", now=datetime(2026, 12, 1, 2, 0))
+    assert built == []
+    assert all(w.unchanged for w in second.values())
+    assert _file_state(second) == before
+    assert {d: (w.rows, w.rules, w.sha256, w.content) for d, w in second.items()} == {
+        d: (w.rows, w.rules, w.sha256, w.content) for d, w in first.items()
+    }
+    details = con.execute(
+        "SELECT district, rows, details->>'$.unchanged', details->'$.rules' FROM audit_log"
+        " WHERE action = 'export_workbook' AND logged_at = ? ORDER BY district",
+        [datetime(2026, 12, 1, 2, 0)],
+    ).fetchall()
+    con.close()
+    assert [(d, n, u) for d, n, u, _ in details] == [("江夏区", 3, "true"), ("洪山区", 1, "true")]
+    assert json.loads(details[0][3]) == {"M02": 1, "Q03": 1, "R01": 1}
+
+
+def test_a_kept_file_does_not_depend_on_the_export_clock(tmp_path, built):
+    # The audit rows say which content each file was written from; their times do not matter
+    # (an export run with an earlier `now`, a clock set back).
+    con = _warehouse(tmp_path)
+    _export(con, tmp_path / "x", now=datetime(2026, 12, 1, 2, 0))
+    built.clear()
+    again = _export(con, tmp_path / "x", now=datetime(2026, 1, 1, 2, 0))
+    con.execute("UPDATE flags SET reason = reason || '。' WHERE flag_id = 'F-M02-3'").fetchall()
+    third = _export(con, tmp_path / "x", now=datetime(2025, 1, 1, 2, 0))
+    con.close()
+    assert all(w.unchanged for w in again.values())
+    assert built == ["洪山区"] and third["江夏区"].unchanged and not third["洪山区"].unchanged
+
+
+# What a workbook shows, changed one at a time in 洪山区 (flag F-M02-3, person P3): each rebuilds
+# 洪山区 alone.
+HONGSHAN_CHANGES = {
+    "reason": "UPDATE flags SET reason = reason || '。' WHERE flag_id = 'F-M02-3'",
+    "evidence": "UPDATE flags SET evidence = '[{\"source\": \"assistance\", \"source_row\": 9}]' WHERE flag_id = 'F-M02-3'",
+    "first_seen": "UPDATE flags SET first_seen = '2026Q1' WHERE flag_id = 'F-M02-3'",
+    "rule_code": "UPDATE flags SET rule_code = 'M01' WHERE flag_id = 'F-M02-3'",
+    "name": "UPDATE persons SET name = '张玮' WHERE person_id = 'P3'",
+    "id_number": "UPDATE persons SET id_number = '420111196505053457' WHERE person_id = 'P3'",
+    "street": "UPDATE source_records SET street = '关山街道' WHERE person_id = 'P3'",
+    "community": "UPDATE source_records SET community = NULL WHERE person_id = 'P3'",
+    "new_flag": "INSERT INTO flags (quarter, flag_id, rule_code, person_id, district, reason, first_seen, review_status)"
+                " VALUES ('2026Q3', 'F-M03-3', 'M03', 'P3', '洪山区', '新的核查原因', '2026Q3', '待核查')",
+    "flag_gone": "DELETE FROM flags WHERE flag_id = 'F-M02-3'",
+}
+
+
+@pytest.mark.parametrize("change", sorted(HONGSHAN_CHANGES))
+def test_a_change_to_what_one_district_shows_rebuilds_that_district_alone(tmp_path, built, change):
+    con = _warehouse(tmp_path)
+    first = _export(con, tmp_path / "x")
+    before = _file_state(first)
+    built.clear()
+    con.execute(HONGSHAN_CHANGES[change]).fetchall()
+    at = datetime(2026, 12, 1, 2, 0)
+    second = _export(con, tmp_path / "x", now=at)
+    assert built == (["洪山区"] if change != "flag_gone" else [])
+    assert second["江夏区"].unchanged and _file_state(second)["江夏区"] == before["江夏区"]
+    if change == "flag_gone":  # 洪山区 has no flag left: its workbook is removed
+        assert set(second) == {"江夏区"} and not first["洪山区"].path.exists()
+    else:
+        assert not second["洪山区"].unchanged and second["洪山区"].content != first["洪山区"].content
+        assert _file_state(second)["洪山区"] != before["洪山区"]
+    # the rebuilt workbook is exactly what a first export of the changed warehouse writes
+    fresh = _export(con, tmp_path / "y", now=at)
+    con.close()
+    assert set(fresh) == set(second)
+    if change != "flag_gone":
+        assert fresh["洪山区"].path.read_bytes() == second["洪山区"].path.read_bytes()
+
+
+def test_a_flag_moving_to_another_district_rebuilds_both(tmp_path, built):
+    con = _warehouse(tmp_path)
+    _export(con, tmp_path / "x")
+    built.clear()
+    con.execute("UPDATE flags SET district = '洪山区' WHERE flag_id = 'F-Q03-4'").fetchall()
+    second = _export(con, tmp_path / "x")
+    con.close()
+    assert sorted(built) == ["江夏区", "洪山区"]
+    assert (second["江夏区"].rows, second["洪山区"].rows) == (2, 2)
+
+
+def _filled_copy(path: Path, folder: Path, decisions: dict) -> Path:
+    """A filled copy of an exported workbook, as an officer sends it back (the export stays as it was)."""
+    folder.mkdir(exist_ok=True)
+    copy = folder / path.name
+    copy.write_bytes(path.read_bytes())
+    _fill(copy, decisions)
+    return copy
+
+
+def test_an_imported_review_rebuilds_its_district_workbook(exported, built):
+    con, out, tmp_path = exported
+    before = _file_state(out)
+    back = _filled_copy(out["江夏区"].path, tmp_path / "back", {"F-M02-1": ("属实待处理", "下周复查", "陈敏")})
+    assert import_reviews(con, back, now=datetime(2026, 9, 5, 10, 0)).applied == 1
+    again = _export(con, tmp_path / "exports")
+    assert built == ["江夏区"]
+    assert not again["江夏区"].unchanged and again["洪山区"].unchanged
+    assert _file_state(again)["洪山区"] == before["洪山区"]
+    wb = openpyxl.load_workbook(again["江夏区"].path)
+    cells = [str(v) for ws in wb.worksheets for row in ws.iter_rows(values_only=True) for v in row if v]
+    assert "属实待处理(2026-09-05)" in cells
+    # a later review with the same decision and only a new note, even at the same time, rebuilds it
+    built.clear()
+    back = _filled_copy(again["江夏区"].path, tmp_path / "back2", {"F-M02-1": ("属实待处理", "已入户复查", "陈敏")})
+    assert import_reviews(con, back, now=datetime(2026, 9, 5, 10, 0)).applied == 1
+    third = _export(con, tmp_path / "exports")
+    assert built == ["江夏区"] and not third["江夏区"].unchanged and third["洪山区"].unchanged
+    # with nothing new, nothing is built
+    built.clear()
+    assert all(w.unchanged for w in _export(con, tmp_path / "exports").values()) and built == []
+
+
+def test_a_workbook_deleted_from_the_folder_is_written_again(tmp_path, built):
+    con = _warehouse(tmp_path)
+    at = datetime(2026, 12, 1, 2, 0)
+    first = _export(con, tmp_path / "x", now=at)
+    first["江夏区"].path.unlink()
+    built.clear()
+    second = _export(con, tmp_path / "x", now=at)
+    con.close()
+    assert built == ["江夏区"] and second["江夏区"].sha256 == first["江夏区"].sha256
+    assert second["江夏区"].path.is_file() and second["洪山区"].unchanged

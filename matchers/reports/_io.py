@@ -71,6 +71,39 @@ def write_private(path: Path, data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def layout_digest(files: list[Path | str], labels: object, versions: dict[str, str]) -> str:
+    """A digest of what shapes an export besides the warehouse's data: the code that lays it out
+    (`files`), the labels it shows and the versions of the libraries that write it. Part of every
+    content digest, so a change to any of them rebuilds every file once."""
+    h = hashlib.sha256()
+    for f in files:
+        h.update(Path(f).read_bytes())
+    h.update(json.dumps([labels, versions], ensure_ascii=False, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def exports_with_content(con: duckdb.DuckDBPyConnection, action: str, quarter: str,
+                         digests: dict[str, str]) -> dict[str, list[tuple[str, dict]]]:
+    """district → [(sha256, details)] of the `action` audit rows of `quarter` that recorded the
+    district's content digest `digests[district]`: the files an earlier export wrote from the same
+    content. A file on disk whose sha256 is among them is still right, whenever it was written."""
+    if not digests:
+        return {}
+    rows = con.execute(
+        """
+        SELECT district, sha256, CAST(details AS VARCHAR)
+        FROM audit_log
+        WHERE action = $action AND quarter = $quarter AND sha256 IS NOT NULL
+          AND json_extract_string(details, '$.content') IN (SELECT unnest($digests))
+        """,
+        {"action": action, "quarter": quarter, "digests": sorted(set(digests.values()))},
+    ).fetchall()
+    out: dict[str, list[tuple[str, dict]]] = {}
+    for district, sha, details in rows:
+        parsed = json.loads(details)
+        if parsed.get("content") == digests.get(district):
+            out.setdefault(district, []).append((sha, parsed))
+    return out
 
 
 def default_actor() -> str | None:

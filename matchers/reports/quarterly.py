@@ -10,15 +10,23 @@ Figures, all for one quarter:
 - a chart of flags by district and by quarter (PNG inside the workbook and saved next to it).
 
 Districts report by the 12th of the quarter's last month; the report says so.
+
+A report whose figures and chart data did not change since its last export keeps its files (a
+digest of them is recorded in `audit_log`, the files are checked by sha256): a nightly refresh
+that changed one district's flags rebuilds that district's report and the city's, and draws no
+chart at all when no figure changed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
@@ -26,13 +34,17 @@ import polars as pl
 import xlsxwriter
 
 from matchers.contract import DIBAO, RELATION_HEAD, SEVERE_GRADES, STATUS_ACTIVE, TEKUN, WUHAN_DISTRICTS
+from matchers.extract_reader import file_sha256
 from matchers.warehouse import transaction
 
+from . import _io, labels
 from ._io import (
     audit,
     check_quarter,
     default_actor,
     frame,
+    exports_with_content,
+    layout_digest,
     report_deadline,
     safe_part,
     table_exists,
@@ -362,6 +374,9 @@ class QuarterlyReport:
     chart_path: Path
     figures: Figures
     sha256: str
+    content: str = ""  # digest of the figures and chart data the report shows (_report_digest)
+    unchanged: bool = False  # the files of an earlier export with the same content were kept
+    chart_sha256: str = ""
 
 
 def report_path(exports_dir: Path | str, quarter: str, scope: str) -> Path:
@@ -475,6 +490,48 @@ def _build_report(fig: Figures, chart_png: bytes, now: datetime) -> bytes:
     return buf.getvalue()
 
 
+# What shapes a report besides its figures: this module, the labels, the writers' versions.
+_LAYOUT_DIGEST = layout_digest(
+    [__file__, labels.__file__, _io.__file__],
+    {"rules": RULE_NAMES, "families": FAMILIES, "decisions": DECISIONS, "pending": PENDING,
+     "districts": WUHAN_DISTRICTS, "targets": [COVERAGE_TARGET, EXPENDITURE_POVERTY_TARGET],
+     "chart_quarters": CHART_QUARTERS},
+    {"xlsxwriter": xlsxwriter.__version__, "matplotlib": version("matplotlib")},
+)
+
+
+def _chart_data(counts: pl.DataFrame, district: str | None) -> pl.DataFrame:
+    """The part of `counts` the scope's chart draws (the city's draws all of it)."""
+    return counts if district is None else counts.filter(pl.col("district") == district)
+
+
+def _report_digest(fig: Figures, chart: pl.DataFrame, any_flags: bool) -> str:
+    """Everything one report shows but its generation time: the figures of its scope, its chart's
+    data (and whether the chart quarters have any flag at all, which puts a note on every chart)
+    and the layout. Equal digests give the same report."""
+    h = hashlib.sha256(f"{_LAYOUT_DIGEST}|{fig.quarter}|{fig.scope}|{fig.resolved_known}|{any_flags}|".encode())
+    h.update(json.dumps({c: getattr(fig, c) for c in _DISTRICT_COLS}, sort_keys=True).encode())
+    h.update(fig.rules.write_csv().encode())
+    h.update(b"|" + (fig.by_district.write_csv().encode() if fig.by_district is not None else b"-"))
+    h.update(b"|" + chart.write_csv().encode())
+    return h.hexdigest()
+
+
+def _unchanged_reports(con: duckdb.DuckDBPyConnection, quarter: str, exports_dir: Path | str,
+                       digests: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """scope → (report sha256, chart sha256) for the scopes whose two files are exactly the ones an
+    earlier export wrote from the same content digest."""
+    kept = {}
+    for scope, earlier in exports_with_content(con, ACTION_REPORT, quarter, digests).items():
+        path = report_path(exports_dir, quarter, scope)
+        chart_path = path.with_suffix(".png")
+        if path.is_file() and chart_path.is_file():
+            on_disk = (file_sha256(path), file_sha256(chart_path))
+            if on_disk in {(sha, details.get("chart_sha256")) for sha, details in earlier}:
+                kept[scope] = on_disk
+    return kept
+
+
 def write_quarterly_reports(
     con: duckdb.DuckDBPyConnection,
     quarter: str,
@@ -483,21 +540,35 @@ def write_quarterly_reports(
     actor: str | None = None,
     now: datetime | None = None,
 ) -> list[QuarterlyReport]:
-    """Write 报表_<quarter>_全市.xlsx and one per district (each with its chart PNG next to it)."""
+    """Write 报表_<quarter>_全市.xlsx and one per district (each with its chart PNG next to it).
+
+    A scope whose figures and chart data are those of its last export keeps its files (they show
+    that export's generation time); the others are drawn and written.
+    """
     now = now or datetime.now()
     actor = actor if actor is not None else default_actor()
     data = quarter_data(con, quarter)
     counts = flags_by_district_quarter(con, quarter)
+    figures = {district: data.figures(district) for district in [None, *data.district_names]}
+    digests = {
+        fig.scope: _report_digest(fig, _chart_data(counts, district), not counts.is_empty())
+        for district, fig in figures.items()
+    }
+    kept = _unchanged_reports(con, quarter, exports_dir, digests)
     out: list[QuarterlyReport] = []
-    for district in [None, *data.district_names]:
-        fig = data.figures(district)
-        title = f"核查对象数:{'各区' if district is None else district},按季度"
-        png = render_chart(counts, title, district)
+    for district, fig in figures.items():
         path = report_path(exports_dir, quarter, fig.scope)
         chart_path = path.with_suffix(".png")
-        write_private(chart_path, png)
-        sha = write_private(path, _build_report(fig, png, now))
-        out.append(QuarterlyReport(fig.scope, path, chart_path, fig, sha))
+        if fig.scope in kept:
+            sha, chart_sha = kept[fig.scope]
+        else:
+            title = f"核查对象数:{'各区' if district is None else district},按季度"
+            png = render_chart(counts, title, district)
+            chart_sha = write_private(chart_path, png)
+            sha = write_private(path, _build_report(fig, png, now))
+        out.append(QuarterlyReport(
+            fig.scope, path, chart_path, fig, sha, digests[fig.scope], fig.scope in kept, chart_sha
+        ))
     with transaction(con):
         for rep in out:
             audit(
@@ -508,6 +579,7 @@ def write_quarterly_reports(
                     "resolved": rep.figures.totals["resolved"] if rep.figures.resolved_known else None,
                     "nursing_coverage": rep.figures.nursing_coverage, "living_coverage": rep.figures.living_coverage,
                     "expenditure_poverty_share": rep.figures.expenditure_poverty_share,
+                    "content": rep.content, "chart_sha256": rep.chart_sha256, "unchanged": rep.unchanged,
                 },
             )
     return out

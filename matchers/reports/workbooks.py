@@ -25,7 +25,6 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
-import openpyxl
 import polars as pl
 import xlsxwriter
 
@@ -33,11 +32,14 @@ from matchers.contract import SOURCE_LABELS
 from matchers.extract_reader import file_sha256
 from matchers.warehouse import transaction
 
+from . import labels
 from ._io import (
     audit,
     check_quarter,
     default_actor,
     frame,
+    exports_with_content,
+    layout_digest,
     report_deadline,
     safe_part,
     write_private,
@@ -46,6 +48,7 @@ from .labels import (
     DECISIONS,
     FAMILIES,
     PENDING,
+    RULE_NAMES,
     UNASSIGNED_DISTRICT,
     mask_id,
     mask_ids_in_text,
@@ -103,8 +106,10 @@ def workbook_path(exports_dir: Path | str, quarter: str, district: str) -> Path:
 
 # ---- export -------------------------------------------------------------------------------------
 # The quarter's flags with the person's name, masked-later ID, street/community (first source
-# row that has one) and the latest review. Parameters: quarter, unassigned label, quarter.
-EXPORT_SQL = """
+# row that has one) and the latest review: everything a workbook shows, one row per flag. The
+# street of a person is looked up only for the quarter's flagged persons. Parameters: $quarter,
+# $unassigned.
+EXPORT_ROWS = """
 WITH addr AS (
     SELECT person_id, street, community
     FROM (
@@ -113,28 +118,71 @@ WITH addr AS (
                    PARTITION BY person_id ORDER BY source, source_file, source_row
                ) AS rn
         FROM source_records
-        WHERE quarter = ? AND street IS NOT NULL
+        WHERE quarter = $quarter AND street IS NOT NULL
+          AND person_id IN (SELECT person_id FROM flags WHERE quarter = $quarter)
     )
     WHERE rn = 1
+),
+export_rows AS (
+    SELECT f.flag_id,
+           f.rule_code,
+           coalesce(f.district, $unassigned) AS district,
+           a.street,
+           a.community,
+           p.name,
+           p.id_number,
+           f.reason,
+           CAST(f.evidence AS VARCHAR) AS evidence,
+           f.first_seen,
+           l.decision AS last_decision,
+           l.decided_at AS last_decided_at,
+           l.note AS last_note
+    FROM flags AS f
+    LEFT JOIN persons AS p ON p.person_id = f.person_id
+    LEFT JOIN addr AS a ON a.person_id = f.person_id
+    LEFT JOIN latest_reviews AS l ON l.flag_id = f.flag_id
+    WHERE f.quarter = $quarter
 )
-SELECT f.flag_id,
-       f.rule_code,
-       coalesce(f.district, ?) AS district,
-       a.street,
-       a.community,
-       p.name,
-       p.id_number,
-       f.reason,
-       CAST(f.evidence AS VARCHAR) AS evidence,
-       f.first_seen,
-       l.decision AS last_decision,
-       l.decided_at AS last_decided_at
-FROM flags AS f
-LEFT JOIN persons AS p ON p.person_id = f.person_id
-LEFT JOIN addr AS a ON a.person_id = f.person_id
-LEFT JOIN latest_reviews AS l ON l.flag_id = f.flag_id
-WHERE f.quarter = ?
-ORDER BY district, f.rule_code, a.street NULLS LAST, a.community NULLS LAST, p.name, f.flag_id
+"""
+
+# The rows of the districts in $districts, in workbook order.
+EXPORT_SQL = EXPORT_ROWS + """
+SELECT flag_id, rule_code, district, street, community, name, id_number, reason, evidence, first_seen,
+       last_decision, last_decided_at
+FROM export_rows
+WHERE list_contains($districts, district)
+ORDER BY district, rule_code, street NULLS LAST, community NULLS LAST, name, flag_id
+"""
+
+# Per district: its rows and a digest of all of them, over every column of export_rows (the latest
+# review's note too, which the workbook does not show: a new note always comes with a new review
+# date, which it does show). Each row's 64-bit hash (positional, NULL distinct from any text), then
+# the sha256 of those hashes in flag_id order. DuckDB's hash() is not a cryptographic hash and may
+# change with DuckDB's version (which is part of the layout digest): a changed row keeps its hash
+# with a chance of 2^-64, which is enough to decide whether a file needs writing again.
+DISTRICT_DIGEST_SQL = EXPORT_ROWS + """
+SELECT district,
+       count(*) AS rows,
+       sha256(string_agg(CAST(row_hash AS VARCHAR), ',' ORDER BY flag_id, row_hash)) AS digest
+FROM (
+    SELECT district,
+           flag_id,
+           hash(
+               flag_id, rule_code, street, community, name, id_number, reason, evidence, first_seen,
+               last_decision, last_decided_at, last_note
+           ) AS row_hash
+    FROM export_rows
+)
+GROUP BY district
+ORDER BY district
+"""
+
+# Flags per district and rule of the quarter (the audit row's and the asset's figures).
+DISTRICT_RULES_SQL = """
+SELECT coalesce(district, $unassigned) AS district, rule_code, count(*) AS n
+FROM flags WHERE quarter = $quarter
+GROUP BY ALL
+ORDER BY district, rule_code
 """
 
 
@@ -268,33 +316,32 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
     return buf.getvalue()
 
 
-_CODE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+# What shapes a workbook besides its rows: this module, the labels and the ID masking it uses,
+# the writer's version.
+_LAYOUT_DIGEST = layout_digest(
+    [__file__, labels.__file__, sys.modules[mask_id.__module__].__file__, sys.modules[report_deadline.__module__].__file__],
+    {"rules": RULE_NAMES, "families": FAMILIES, "decisions": DECISIONS, "pending": PENDING,
+     "sources": SOURCE_LABELS},
+    {"xlsxwriter": xlsxwriter.__version__, "duckdb": duckdb.__version__},
+)
 
 
-def _content_digest(quarter: str, district: str, rows: pl.DataFrame) -> str:
-    """What a district's workbook is made of: its rows (flags, reasons, latest decisions) and this
-    module's code. Equal digests give the same workbook but for the export time on its 说明 sheet."""
-    h = hashlib.sha256(f"{_CODE_DIGEST}|{quarter}|{district}|".encode())
-    h.update(rows.sort("flag_id").write_csv().encode())
-    return h.hexdigest()
+def _content_digest(quarter: str, district: str, rows_digest: str) -> str:
+    """What a district's workbook is made of: its rows (DISTRICT_DIGEST_SQL: flags, reasons, people,
+    addresses, latest decisions) and its layout. Equal digests give the same workbook but for the
+    export time on its 说明 sheet."""
+    return hashlib.sha256(f"{_LAYOUT_DIGEST}|{quarter}|{district}|{rows_digest}".encode()).hexdigest()
 
 
 def _unchanged_workbooks(con: duckdb.DuckDBPyConnection, quarter: str, exports_dir: Path | str,
                          digests: dict[str, str]) -> dict[str, str]:
-    """district → sha256 of its workbook on disk, for the districts whose last export had the same
-    content digest and whose file is still exactly what was written then (a nightly refresh after
-    one changed row rewrites only the districts it touched)."""
-    last = con.execute(
-        """
-        SELECT district, arg_max(sha256, logged_at), arg_max(json_extract_string(details, '$.content'), logged_at)
-        FROM audit_log WHERE action = ? AND quarter = ? GROUP BY district
-        """,
-        [ACTION_EXPORT, quarter],
-    ).fetchall()
+    """district → sha256 of its workbook on disk, for the districts whose file is exactly one an
+    earlier export wrote from the same content digest (a nightly refresh after one changed row
+    rewrites only the districts it touched)."""
     kept = {}
-    for district, sha, content in last:
+    for district, earlier in exports_with_content(con, ACTION_EXPORT, quarter, digests).items():
         path = workbook_path(exports_dir, quarter, district)
-        if digests.get(district) == content and sha and path.is_file() and file_sha256(path) == sha:
+        if path.is_file() and (sha := file_sha256(path)) in {s for s, _ in earlier}:
             kept[district] = sha
     return kept
 
@@ -360,19 +407,31 @@ def export_district_workbooks(
     check_quarter(quarter)
     now = now or datetime.now()
     actor = actor if actor is not None else default_actor()
-    data = frame(con, EXPORT_SQL, [quarter, UNASSIGNED_DISTRICT, quarter])
-    data = data.with_columns(pl.col("rule_code").map_elements(rule_family, return_dtype=pl.String).alias("family"))
-    out: list[ExportedWorkbook] = []
-    parts = [(d, data.filter(pl.col("district") == d)) for d in data.get_column("district").unique().sort().to_list()]
-    digests = {district: _content_digest(quarter, district, rows) for district, rows in parts}
+    params = {"quarter": quarter, "unassigned": UNASSIGNED_DISTRICT}
+    # Which districts changed is decided in DuckDB (a digest per district); only their rows are
+    # fetched and built.
+    counted = con.execute(DISTRICT_DIGEST_SQL, params).fetchall()
+    sizes = {district: n for district, n, _ in sorted(counted)}
+    digests = {district: _content_digest(quarter, district, digest) for district, _, digest in counted}
+    rules: dict[str, dict[str, int]] = {}
+    for district, code, n in con.execute(DISTRICT_RULES_SQL, params).fetchall():
+        rules.setdefault(district, {})[code] = n
     kept = _unchanged_workbooks(con, quarter, exports_dir, digests)
-    todo = [(d, rows) for d, rows in parts if d not in kept]
-    built = dict(zip([d for d, _ in todo], _build_workbooks(quarter, todo, now)))
-    for district, rows in parts:
+    todo = [district for district in sizes if district not in kept]
+    data = pl.DataFrame()
+    if todo:
+        data = frame(con, EXPORT_SQL, {**params, "districts": todo}).with_columns(
+            pl.col("rule_code").map_elements(rule_family, return_dtype=pl.String).alias("family")
+        )
+    parts = [(district, data.filter(pl.col("district") == district)) for district in todo]
+    built = dict(zip(todo, _build_workbooks(quarter, parts, now)))
+    out: list[ExportedWorkbook] = []
+    for district in sizes:
         path = workbook_path(exports_dir, quarter, district)
         sha = kept[district] if district in kept else write_private(path, built[district])
-        rules = dict(sorted(rows.group_by("rule_code").len().iter_rows()))
-        out.append(ExportedWorkbook(district, path, rows.height, rules, sha, digests[district], district in kept))
+        out.append(ExportedWorkbook(
+            district, path, sizes[district], rules.get(district, {}), sha, digests[district], district in kept
+        ))
     written = {w.path for w in out}
     quarter_dir = Path(exports_dir) / quarter
     if quarter_dir.is_dir():
@@ -548,6 +607,8 @@ def import_reviews(
     now = now or datetime.now()
     if not path.is_file():
         raise WorkbookError(f"{path}:文件不存在")
+    import openpyxl  # only the import reads workbooks: the export (and its helper process) never loads it
+
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # not an xlsx, corrupt, missing
