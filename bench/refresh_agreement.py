@@ -7,7 +7,7 @@ per row, with the resolve step's wall, CPU and peak RSS of each (each in its own
 The quarter's extracts and a warehouse where the earlier quarter and this one were run are copied
 into --work-dir (the originals are never written). Steps: re-load housing from the original file and
 resolve the quarter in full and publish (the published state a refresh builds on); change one row of
-the housing file the way bench/run.py does (`change_one_row`; `--share 0.01`: the name of every
+the housing file the way bench/run.py does (`change_rows`: one row; `--share 0.01`: the name of every
 100th housing row instead) and load it; resolve incrementally; resolve in full (forced) on the same
 data; compare. The loaded warehouse is kept (warehouse.loaded.duckdb): `--again` starts both runs
 from it again.
@@ -16,8 +16,6 @@ from it again.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import resource
@@ -133,35 +131,6 @@ def compare(work: Path) -> dict:
     }
 
 
-def change_rows(path: Path, share: float) -> int:
-    """Change the name of every 1/share-th data row of an extract CSV (last character, as
-    bench.run.change_one_row does); the number of rows changed."""
-    from matchers.contract import SPECS
-
-    raw = path.read_bytes()
-    bom = raw.startswith(b"\xef\xbb\xbf")
-    try:
-        text, encoding = raw.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        text, encoding = raw.decode("gb18030"), "gb18030"
-    lines = text.splitlines(keepends=True)
-    aliases = set(SPECS[path.name.split("_")[0].split(".")[0]].field("name").aliases)
-    header = next(i for i, line in enumerate(lines) if any(c.strip() in aliases for c in next(csv.reader([line]), [])))
-    name_col = next(i for i, c in enumerate(next(csv.reader([lines[header]]))) if c.strip() in aliases)
-    step, changed = max(int(round(1 / share)), 1), 0
-    for i in range(header + 1 + step - 1, len(lines), step):
-        cells = next(csv.reader([lines[i]]), [])
-        if len(cells) > name_col and cells[name_col].strip():
-            name = cells[name_col]
-            cells[name_col] = name[:-1] + ("明" if name[-1] != "明" else "亮")
-            buf = io.StringIO()
-            csv.writer(buf, lineterminator="").writerow(cells)
-            lines[i] = buf.getvalue() + lines[i][len(lines[i].rstrip("\r\n")):]
-            changed += 1
-    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + "".join(lines).encode(encoding))
-    return changed
-
-
 def _changed_keys(work: Path):
     """Keys of the staged rows with no identical published row in the loaded warehouse (what an
     incremental refresh re-resolves), or None without the loaded copy."""
@@ -200,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(_child(args.child, args.work_dir), ensure_ascii=False))
         return 0
-    from bench.run import change_one_row
+    from bench.run import change_rows
 
     work = args.work_dir
     os.environ.setdefault("DUCKDB_MEMORY_LIMIT", "4GB")
@@ -222,11 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     shutil.copy(args.warehouse_from / "person_id.key", work / "person_id.key")
     result = {"prepare": _run("prepare", work)}
     housing = sorted((work / "extracts" / QUARTER).glob("housing*.csv"))[0]
-    if args.share:
-        result["rows_changed_in_file"] = change_rows(housing, args.share)
-    else:
-        change_one_row(housing)
-        result["rows_changed_in_file"] = 1
+    result["rows_changed_in_file"] = change_rows(housing, args.share)[1]
     result["load"] = _run("load", work)
     shutil.copy(work / "warehouse.duckdb", work / "warehouse.loaded.duckdb")
     return _resolve_both_and_compare(result, work)

@@ -88,3 +88,18 @@ def test_sampler_cpu_between_two_moments_uses_the_nearest_samples():
     sampler.samples = [(10.0, 100, 1.0), (10.2, 300, 1.3), (10.4, 200, 1.7), (10.6, 150, 2.0)]
     assert sampler.cpu(10.1, 10.5) == 1.0  # 2.0 at 10.6 minus 1.0 at 10.0
     assert sampler.peak(10.1, 10.5) == 300 and sampler.peak() == 300
+
+
+def test_a_share_of_rows_changes_every_nth_name_and_nothing_else(tmp_path):
+    from bench.run import change_rows
+
+    source = next(SAMPLE_Q3.glob("housing*.csv"))
+    before = read_extract_file(source, "housing").rows
+    path = tmp_path / source.name
+    path.write_bytes(source.read_bytes())
+    original, n = change_rows(path, 0.1)
+    assert original == source.read_bytes()
+    after = read_extract_file(path, "housing").rows
+    assert [c for c in before.columns if not before[c].equals(after[c])] == ["name"]
+    changed = before.with_columns(new=after["name"]).filter(pl.col("name") != pl.col("new"))
+    assert changed.height == n and n == pytest.approx(before.height / 10, abs=1)
