@@ -204,10 +204,8 @@ RESOLUTION_STEP = "resolution"
 FLAGS_STEP = "flags"
 
 
-def _recorded_sources(con: duckdb.DuckDBPyConnection, quarter: str, step: str) -> list[str] | None:
-    """The sources the newest `step` record of the quarter says alone differ between
-    work_source_records and source_records, when both tables are still as it saw them (published
-    rows: those it compared with; work rows: its result or input). Else None."""
+def latest_run_details(con: duckdb.DuckDBPyConnection, quarter: str, step: str) -> dict | None:
+    """The details of the newest run_log record of `step` for the quarter (None without one)."""
     rec = con.execute(
         "SELECT details FROM run_log WHERE quarter = ? AND step = ? ORDER BY finished_at DESC LIMIT 1",
         [quarter, step],
@@ -215,7 +213,16 @@ def _recorded_sources(con: duckdb.DuckDBPyConnection, quarter: str, step: str) -
     if not rec:
         return None
     d = rec[0][0]
-    d = json.loads(d) if isinstance(d, str) else d
+    return json.loads(d) if isinstance(d, str) else d
+
+
+def _recorded_sources(con: duckdb.DuckDBPyConnection, quarter: str, step: str) -> list[str] | None:
+    """The sources the newest `step` record of the quarter says alone differ between
+    work_source_records and source_records, when both tables are still as it saw them (published
+    rows: those it compared with; work rows: its result or input). Else None."""
+    d = latest_run_details(con, quarter, step)
+    if d is None:
+        return None
     sources = d.get("publish_sources")
     if sources is None or not d.get("published_digest") or not d.get("result_digest"):
         return None

@@ -16,6 +16,16 @@ Q = "2026Q3"
 FULL_ID = re.compile(r"\d{17}[\dXx]")
 
 
+def _dagster(tmp_path):
+    """An ephemeral instance with the quarter's partition, and the warehouse resource of tmp_path."""
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [Q])
+    resource = WarehouseResource(
+        path=str(tmp_path / "rules.duckdb"), extracts_dir=str(tmp_path), exports_dir=str(tmp_path / "out")
+    )
+    return instance, resource
+
+
 def test_flags_asset_publishes_the_quarter_with_counts_and_masked_preview(tmp_path, monkeypatch):
     w = open_warehouse(tmp_path, Q)
     w.person("seo", "王秀英", seq=11)
@@ -26,11 +36,7 @@ def test_flags_asset_publishes_the_quarter_with_counts_and_masked_preview(tmp_pa
     w.con.close()
     monkeypatch.delenv("RULES_CONFIG", raising=False)
 
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [Q])
-    resource = WarehouseResource(
-        path=str(tmp_path / "rules.duckdb"), extracts_dir=str(tmp_path), exports_dir=str(tmp_path / "out")
-    )
+    instance, resource = _dagster(tmp_path)
     result = materialize([flags], partition_key=Q, resources={"warehouse": resource}, instance=instance)
     assert result.success
     meta = result.asset_materializations_for_node("flags")[0].metadata
@@ -57,11 +63,7 @@ def test_flags_asset_says_how_it_compared_and_can_be_told_to_compare_everything(
     w.load()
     w.con.close()
     monkeypatch.delenv("RULES_CONFIG", raising=False)
-    instance = DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [Q])
-    resource = WarehouseResource(
-        path=str(tmp_path / "rules.duckdb"), extracts_dir=str(tmp_path), exports_dir=str(tmp_path / "out")
-    )
+    instance, resource = _dagster(tmp_path)
 
     def run(config=None):
         result = materialize([flags], partition_key=Q, resources={"warehouse": resource}, instance=instance,

@@ -46,8 +46,8 @@ student's row, or a guardian's ID whose persons change): then it is the publishe
 incremental one, then records the run in `run_log` (step 'resolution') with what it relied on
 (model file hash, person-id key fingerprint, matching settings, the resolution code's hash, a
 digest of the result), so the next refresh can tell whether the published result is one it can
-build on; `publish_sources` names the sources with changed or removed rows (publish replaces those
-sources' rows) and `rows_resolved` the changed rows. Pure library: no Dagster.
+build on; `publish_sources` names the sources with changed or removed rows (publish compares
+rows only within those sources) and `rows_resolved` the changed rows. Pure library: no Dagster.
 """
 
 from __future__ import annotations

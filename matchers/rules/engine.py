@@ -224,6 +224,19 @@ CREATE OR REPLACE TEMP TABLE r_hits (
 )
 """
 
+# first_seen from the published flags of other quarters, and the latest officer decision: the
+# CTEs `seen` and `decided` of both _FINAL_SQL and _MERGE_SQL.
+_SEEN_DECIDED = """seen AS (
+    SELECT flag_id, min(quarter) AS first_quarter
+    FROM flags
+    WHERE quarter <> $quarter
+    GROUP BY flag_id
+),
+decided AS (
+    SELECT flag_id, decision FROM latest_reviews
+)
+"""
+
 # The findings with their stable id, first_seen from the published flags of other quarters and
 # the latest officer decision (reviews are only read, never written).
 _FINAL_SQL = """
@@ -234,16 +247,7 @@ WITH ids AS (
                             '0123456789abcdef', 'abcdefghijklmnop') AS flag_id
     FROM r_hits h
 ),
-seen AS (
-    SELECT flag_id, min(quarter) AS first_quarter
-    FROM flags
-    WHERE quarter <> $quarter
-    GROUP BY flag_id
-),
-decided AS (
-    SELECT flag_id, decision FROM latest_reviews
-)
-SELECT $quarter AS quarter,
+""" + _SEEN_DECIDED + """SELECT $quarter AS quarter,
        i.flag_id,
        i.rule_code,
        i.person_id,
@@ -273,16 +277,7 @@ WITH merged AS (
     SELECT quarter, flag_id, rule_code, person_id, household_key, district, reason, evidence
     FROM r_flags
 ),
-seen AS (
-    SELECT flag_id, min(quarter) AS first_quarter
-    FROM flags
-    WHERE quarter <> $quarter
-    GROUP BY flag_id
-),
-decided AS (
-    SELECT flag_id, decision FROM latest_reviews
-)
-SELECT m.*,
+""" + _SEEN_DECIDED + """SELECT m.*,
        least($quarter, coalesce(s.first_quarter, $quarter)) AS first_seen,
        coalesce(d.decision, $pending_review) AS review_status
 FROM merged m

@@ -24,7 +24,6 @@ Pure library: no Dagster.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -160,15 +159,8 @@ class Decision:
 
 
 def _recorded_basis(con: duckdb.DuckDBPyConnection, quarter: str) -> dict | None:
-    rec = con.execute(
-        "SELECT details FROM run_log WHERE quarter = ? AND step = ? ORDER BY finished_at DESC LIMIT 1",
-        [quarter, RUN_LOG_STEP],
-    ).fetchall()
-    if not rec:
-        return None
-    d = rec[0][0]
-    d = json.loads(d) if isinstance(d, str) else d
-    return d.get("scope_basis")
+    d = warehouse.latest_run_details(con, quarter, RUN_LOG_STEP)
+    return d.get("scope_basis") if d else None
 
 
 def create_empty_scope(con: duckdb.DuckDBPyConnection) -> None:
