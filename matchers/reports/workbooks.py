@@ -27,12 +27,13 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import xlsxwriter
+from xlsxwriter.utility import xl_col_to_name
 
 from matchers.contract import SOURCE_LABELS
 from matchers.extract_reader import file_sha256
 from matchers.warehouse import transaction
 
-from . import labels
+from . import labels, sheet_xml
 from ._io import (
     audit,
     check_quarter,
@@ -258,6 +259,7 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
     deadline = report_deadline(quarter)
     headers = [h for h, _ in COLUMNS]
     col = {h: i for i, h in enumerate(headers)}
+    spliced: dict[int, pl.DataFrame | None] = {}  # sheet number → its data rows after the first
 
     for family, family_name in FAMILIES.items():
         ws = wb.add_worksheet(family_name)
@@ -270,17 +272,22 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
         for i, (header, width) in enumerate(COLUMNS):
             ws.write_string(HEADER_ROW, i, header, header_fmt)
             ws.set_column(i, i, width)
-        # Column lists instead of a dict per row; cells are written in the same order as before
-        # (row by row, the value columns, then the three input cells), so the workbook is the same.
-        value_cols = [col[h] for h in _VALUE_HEADERS]
-        input_cols = [col[h] for h in INPUT_COLUMNS]
-        write_string, write_blank = ws.write_string, ws.write_blank
-        for n, values in enumerate(_sheet_values(part), start=1):
-            r = HEADER_ROW + n
-            for c, value in zip(value_cols, (str(n), *values)):
-                write_string(r, c, value, cell_fmt)
-            for c in input_cols:
-                write_blank(r, c, None, input_fmt)
+        # The first data row through xlsxwriter (so both cell styles are registered); the others
+        # are built column-wise and spliced into the sheet after close (sheet_xml).
+        values = [(str(n), *v) for n, v in enumerate(_sheet_values(part), start=1)]
+        for n, row in enumerate(values[:1], start=1):
+            for h, value in zip(_VALUE_HEADERS, row):
+                ws.write_string(HEADER_ROW + n, col[h], value, cell_fmt)
+            for h in INPUT_COLUMNS:
+                ws.write_blank(HEADER_ROW + n, col[h], None, input_fmt)
+        if len(values) > 1:
+            rest = dict(zip(_VALUE_HEADERS, zip(*values[1:])))
+            spliced[len(spliced) + 1] = pl.DataFrame(
+                {h: list(rest[h]) if h in rest else [None] * (len(values) - 1) for h in headers},
+                schema={h: pl.String for h in headers},
+            )
+        else:
+            spliced[len(spliced) + 1] = None
         last = HEADER_ROW + max(part.height, 1)
         ws.freeze_panes(HEADER_ROW + 1, 0)
         ws.autofilter(HEADER_ROW, 0, last, len(COLUMNS) - 1)
@@ -313,13 +320,23 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
         info.write_string(i, 0, k, header_fmt)
         info.write_string(i, 1, v, cell_fmt)
     wb.close()
-    return buf.getvalue()
+    styles = [input_fmt.xf_index if h in INPUT_COLUMNS else cell_fmt.xf_index for h in headers]
+    first = HEADER_ROW + 2  # 0-based sheet row of the second data row
+    last_col = xl_col_to_name(len(headers) - 1)
+    return sheet_xml.splice_rows(
+        buf.getvalue(),
+        {
+            sheet: (sheet_xml.rows_xml(rest, first, styles), f"A1:{last_col}{first + rest.height}")
+            for sheet, rest in spliced.items()
+            if rest is not None
+        },
+    )
 
 
 # What shapes a workbook besides its rows: this module, the labels and the ID masking it uses,
 # the writer's version.
 _LAYOUT_DIGEST = layout_digest(
-    [__file__, labels.__file__, sys.modules[mask_id.__module__].__file__, sys.modules[report_deadline.__module__].__file__],
+    [__file__, labels.__file__, sheet_xml.__file__, sys.modules[mask_id.__module__].__file__, sys.modules[report_deadline.__module__].__file__],
     {"rules": RULE_NAMES, "families": FAMILIES, "decisions": DECISIONS, "pending": PENDING,
      "sources": SOURCE_LABELS},
     {"xlsxwriter": xlsxwriter.__version__, "duckdb": duckdb.__version__},
