@@ -577,6 +577,6 @@ def test_evidence_texts_match_the_per_row_function_for_any_shape():
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(_evidence_strategy(), min_size=1, max_size=8))
     def check(values):
-        assert _evidence_texts(pl.Series(values, dtype=pl.String)) == [_evidence_text(v) for v in values]
+        assert _evidence_texts(pl.Series(values, dtype=pl.String)).to_list() == [_evidence_text(v) for v in values]
 
     check()

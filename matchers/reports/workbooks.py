@@ -279,91 +279,86 @@ def _is_text(s: pl.Series) -> bool:
     return s.dtype in (pl.String, pl.Null)
 
 
-def _masked_texts(texts: list[str]) -> list[str]:
-    """mask_ids_in_text of each text (none is None): only the texts that may hold an ID are run
+def _texts(values: list[str]) -> pl.Series:
+    return pl.Series(values, dtype=pl.String)
+
+
+def _patched(texts: pl.Series, at: pl.Series, func) -> pl.Series:
+    """`texts` with the values at the positions `at` (a boolean mask) replaced by func(position)."""
+    idx = at.arg_true()
+    return texts.scatter(idx, [func(i) for i in idx.to_list()]) if idx.len() else texts
+
+
+def _masked_texts(texts: pl.Series) -> pl.Series:
+    """mask_ids_in_text of each text (none is null): only the texts that may hold an ID are run
     through the regex."""
-    maybe = pl.Series(texts, dtype=pl.String).str.contains(_MAYBE_ID)
-    for i in maybe.arg_true().to_list():
-        texts[i] = mask_ids_in_text(texts[i])
-    return texts
+    maybe = texts.str.contains(_MAYBE_ID)
+    return _patched(texts, maybe, lambda i: mask_ids_in_text(texts[i])) if maybe.any() else texts
 
 
-def _evidence_texts(evidence: pl.Series) -> list[str]:
+def _evidence_texts(evidence: pl.Series) -> pl.Series:
     """_evidence_text of every value, column by column."""
     if not _is_text(evidence):
-        return [_evidence_text(e) for e in evidence.to_list()]
+        return _texts([_evidence_text(e) for e in evidence.to_list()])
     evidence = evidence.cast(pl.String)
     plain = evidence.str.contains(_PLAIN_EVIDENCE).fill_null(False)
-    texts = (
-        pl.select(
-            pl.when(plain).then(evidence).str.json_decode(_EVIDENCE_DTYPE)
-            .list.eval(_evidence_item_text()).list.join(";").fill_null("")
-        )
-        .to_series()
-        .to_list()
-    )
-    values = evidence.to_list()
-    for i in (~plain).arg_true().to_list():
-        texts[i] = _evidence_text(values[i])  # a rare shape, or NULL/empty: the per-row function
-    plain_list = plain.to_list()
-    maybe = pl.Series(texts, dtype=pl.String).str.contains(_MAYBE_ID).to_list()
-    for i, (p, m) in enumerate(zip(plain_list, maybe)):
-        if p and m:
-            texts[i] = mask_ids_in_text(texts[i])  # _evidence_text masked the others already
-    return texts
+    texts = pl.select(
+        pl.when(plain).then(evidence).str.json_decode(_EVIDENCE_DTYPE)
+        .list.eval(_evidence_item_text()).list.join(";").fill_null("")
+    ).to_series()
+    maybe = plain & texts.str.contains(_MAYBE_ID)
+    texts = _patched(texts, maybe, lambda i: mask_ids_in_text(texts[i]))
+    # a rare shape, or NULL/empty: the per-row function (which masks its text itself)
+    return _patched(texts, ~plain, lambda i: _evidence_text(evidence[i]))
 
 
-def _last_decision_texts(decision: pl.Series, decided_at: pl.Series) -> list[str]:
+def _last_decision_texts(decision: pl.Series, decided_at: pl.Series) -> pl.Series:
     """_last_decision_text of every (decision, decided_at)."""
     dated = decided_at.dtype in (pl.Null, pl.Date) or isinstance(decided_at.dtype, pl.Datetime)
     if not (_is_text(decision) and dated):
-        return [_last_decision_text(d, t) for d, t in zip(decision.to_list(), decided_at.to_list())]
+        return _texts([_last_decision_text(d, t) for d, t in zip(decision.to_list(), decided_at.to_list())])
     decision = decision.cast(pl.String)
-    # strftime's %Y pads years under 1000 where Python's does not: those go to the per-row function.
-    odd = decided_at.is_not_null() & ~decided_at.dt.year().is_between(1000, 9999) if decided_at.dtype != pl.Null else None
     if decided_at.dtype == pl.Null:
         decided_at = decided_at.cast(pl.Date)
     texts = pl.select(
         pl.when(decision.is_null() | (decision == "")).then(pl.lit(PENDING))
         .when(decided_at.is_null()).then(decision)
         .otherwise(pl.concat_str([decision, pl.lit("("), decided_at.dt.strftime("%Y-%m-%d"), pl.lit(")")]))
-    ).to_series().to_list()
-    if odd is not None and odd.any():
-        decisions, times = decision.to_list(), decided_at.to_list()
-        for i in odd.arg_true().to_list():
-            texts[i] = _last_decision_text(decisions[i], times[i])
-    return texts
+    ).to_series()
+    # strftime's %Y pads years under 1000 where Python's does not: those go to the per-row function.
+    odd = (decided_at.is_not_null() & ~decided_at.dt.year().is_between(1000, 9999)).fill_null(False)
+    return _patched(texts, odd, lambda i: _last_decision_text(decision[i], decided_at[i]))
 
 
-def _str_texts(s: pl.Series, null: str) -> list[str]:
+def _str_texts(s: pl.Series, null: str) -> pl.Series:
     """`str(value or null)` (street, name, …: null="") or `str(value)` (codes: null="None") of every value."""
     if _is_text(s):
-        return s.cast(pl.String).fill_null(null).to_list()
-    return [str(v or null) if null == "" else str(v) for v in s.to_list()]
+        return s.cast(pl.String).fill_null(null)
+    return _texts([str(v or null) if null == "" else str(v) for v in s.to_list()])
 
 
-def _sheet_values(part: pl.DataFrame) -> list[list[str]]:
-    """The texts of the value columns after 序号, one list per column in _VALUE_HEADERS order,
-    made column by column: the same texts as the per-row functions give
-    (`str(code)`, `str(rule_label(code))`, `str(street or "")`, …, `mask_ids_in_text(reason)`,
+def _sheet_values(part: pl.DataFrame) -> list[pl.Series]:
+    """The texts of the value columns after 序号, one String column per _VALUE_HEADERS, made column
+    by column: the same texts as the per-row functions give (`str(code)`, `str(rule_label(code))`,
+    `str(street or "")`, …, `mask_id(id_number)`, `mask_ids_in_text(reason)`,
     `_evidence_text(evidence)`, `_last_decision_text(decision, decided_at)`, `str(flag_id)`)."""
     c = part.get_column
     codes = _str_texts(c("rule_code"), "None")
     if _is_text(c("rule_code")):
-        names = pl.Series(codes, dtype=pl.String).replace(RULE_NAMES).to_list()
+        names = codes.replace(RULE_NAMES)
     else:
-        names = [str(rule_label(v)) for v in c("rule_code").to_list()]
+        names = _texts([str(rule_label(v)) for v in c("rule_code").to_list()])
     if _is_text(c("reason")):
-        reasons = _masked_texts(c("reason").cast(pl.String).fill_null("").to_list())
+        reasons = _masked_texts(c("reason").cast(pl.String).fill_null(""))
     else:
-        reasons = [mask_ids_in_text(v) for v in c("reason").to_list()]
+        reasons = _texts([mask_ids_in_text(v) for v in c("reason").to_list()])
     return [
         codes,
         names,
         _str_texts(c("street"), ""),
         _str_texts(c("community"), ""),
         _str_texts(c("name"), ""),
-        [mask_id(v) for v in c("id_number").to_list()],  # per row: cheaper than polars here
+        _texts([mask_id(v) for v in c("id_number").to_list()]),  # per row: cheaper than polars here
         reasons,
         _evidence_texts(c("evidence")),
         _str_texts(c("first_seen"), ""),
