@@ -253,8 +253,8 @@ _PLAIN_EVIDENCE = "".join((
     _JSON_WS, r"\]", _JSON_WS, r"\z",
 ))
 _EVIDENCE_DTYPE = pl.List(pl.Struct({"source": pl.String, "source_file": pl.String, "source_row": pl.Int64}))
-# Text that mask_ids_in_text may change has 15 characters its pattern needs; any other text it
-# returns as is.
+# mask_ids_in_text changes only a text holding 14 digits then a digit or X (the shortest text its
+# pattern matches); any other text it returns as it is.
 _MAYBE_ID = r"[0-9]{14}[0-9Xx]"
 
 
@@ -409,11 +409,12 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
             ws.set_column(i, i, width)
         # The first data row through xlsxwriter (so both cell styles are registered); the others
         # are spliced into the sheet after close (sheet_xml).
-        for h, value in zip(headers, part.row(0) if part.height else ()):
-            if h in INPUT_COLUMNS:
+        if part.height:
+            first = part.row(0, named=True)
+            for h in _VALUE_HEADERS:
+                ws.write_string(HEADER_ROW + 1, col[h], first[h], cell_fmt)
+            for h in INPUT_COLUMNS:
                 ws.write_blank(HEADER_ROW + 1, col[h], None, input_fmt)
-            else:
-                ws.write_string(HEADER_ROW + 1, col[h], value, cell_fmt)
         spliced[len(spliced) + 1] = part.slice(1) if part.height > 1 else None
         last = HEADER_ROW + max(part.height, 1)
         ws.freeze_panes(HEADER_ROW + 1, 0)
