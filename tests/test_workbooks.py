@@ -431,3 +431,152 @@ def test_a_workbook_deleted_from_the_folder_is_written_again(tmp_path, built):
     con.close()
     assert built == ["江夏区"] and second["江夏区"].sha256 == first["江夏区"].sha256
     assert second["江夏区"].path.is_file() and second["洪山区"].unchanged
+
+
+# ---- cell texts made column by column ------------------------------------------------------------
+# The per-row texts every workbook showed before the cells were made column by column in polars:
+# the reference the column-wise _sheet_values must reproduce exactly, awkward values included.
+def _reference_rows(part):
+    from matchers.reports.labels import mask_id, mask_ids_in_text, rule_label
+    from matchers.reports.workbooks import _evidence_text, _last_decision_text
+
+    cols = [part.get_column(c).to_list() for c in (
+        "rule_code", "street", "community", "name", "id_number", "reason", "evidence", "first_seen",
+        "last_decision", "last_decided_at", "flag_id",
+    )]
+    for code, street, community, name, id_number, reason, evidence, first_seen, decision, decided_at, fid in zip(*cols):
+        yield (
+            str(code), str(rule_label(code)), str(street or ""), str(community or ""), str(name or ""),
+            str(mask_id(id_number)), mask_ids_in_text(reason), _evidence_text(evidence), str(first_seen or ""),
+            _last_decision_text(decision, decided_at), str(fid),
+        )
+
+
+def _ev(*items, **dumps):
+    return json.dumps(list(items), **dumps)
+
+
+AWKWARD_EVIDENCE = [
+    None,
+    "",
+    "[]",
+    '[{"source":"disability","source_file":"d.csv","source_row":3}]',  # the warehouse's own form
+    _ev({"source": "poverty", "source_file": "p.csv", "source_row": 7},
+        {"source": "housing", "source_file": "h.xlsx", "source_row": 12},
+        {"source": "medical", "source_file": "m.csv", "source_row": 0},
+        {"source": None, "source_file": None, "source_row": None},
+        {"source": "unknown_dept", "source_file": "", "source_row": -2}),
+    _ev({"source": "assistance", "source_file": "学籍号G420115201003037890.csv", "source_row": 5}),
+    _ev({"source": "education", "source_file": "420115198001011234.csv", "source_row": 123456789012345678}),
+    _ev({"source": "education", "source_file": "e.csv", "source_row": 12345678901234567890}),  # beyond Int64
+    json.dumps({"rows": [{"source": "disability", "source_file": "d.csv", "source_row": 1}]}),  # a dict
+    json.dumps({"source": "disability", "source_file": "d.csv", "source_row": 2}),
+    json.dumps({"evidence": [{"source": "poverty", "source_row": 4}]}),
+    "not json 420106199001011234",  # invalid JSON: masked as text
+    '[{"source": "assistance", "source_row": 9}]',  # a key missing
+    '[{"source_row": 9, "source": "assistance", "source_file": "a.csv"}]',  # other key order
+    '[{"source":"assistance","source_file":"a.csv","source_row":9,"extra":[1]}]',
+    '[{"source":"assistance","source_file":"a\\u00e9\\".csv","source_row":9}]',  # escapes
+    '[{"source":"assistance","source_file":"a.csv","source_row":9.0}]',
+    '[{"source":"assistance","source_file":"a.csv","source_row":"9"}]',
+    '[{"source":"assistance","source_file":"a.csv","source_row":true}]',
+    '[{"source":1,"source_file":2,"source_row":3}]',
+    '[1, "x", null, {"source":"poverty","source_file":"p.csv","source_row":1}]',
+    '[{"source":"poverty","source_file":"p.csv","source_row":01}]',  # invalid JSON (leading zero)
+    '[{"source":"poverty","source_file":"p\x01.csv","source_row":1}]',  # control character
+    "null", "5", '"text 420106199001011234"', "[", " [ ] ",
+    _ev({"source": "disability", "source_file": "d.csv", "source_row": 3}, indent=2),
+]
+
+
+def _awkward_frame():
+    import polars as pl
+
+    n = len(AWKWARD_EVIDENCE)
+    codes = ["M01", "M02", "R01", "Q03", "M99", None, "", "R04"]
+    reasons = [None, "", "王秀英 420115198001011234 的护理补贴", "证件 42011519751212567x 与 420111196505053", "12345678901234567890 长号",
+               "学籍号G420115201003037890", "普通原因"]
+    ids = [None, "", "1234", "123456789", "420115198001011234", "42011519751212567X", "证件号码甲乙丙丁戊己庚"]
+    decisions = [None, "", "属实待处理", "不属实", "无法核实"]
+    times = [None, datetime(2026, 8, 3, 9, 15), datetime(999, 1, 2), datetime(2026, 12, 31, 23, 59)]
+    return pl.DataFrame(
+        {
+            "flag_id": [None if i == 3 else f"F{i}" for i in range(n)],
+            "rule_code": [codes[i % len(codes)] for i in range(n)],
+            "street": [None if i % 3 == 0 else ("" if i % 3 == 1 else "纸坊街道") for i in range(n)],
+            "community": [None if i % 2 else "大桥社区" for i in range(n)],
+            "name": [None if i % 4 == 0 else "王秀英" for i in range(n)],
+            "id_number": [ids[i % len(ids)] for i in range(n)],
+            "reason": [reasons[i % len(reasons)] for i in range(n)],
+            "evidence": AWKWARD_EVIDENCE,
+            "first_seen": [None if i % 5 == 0 else "2026Q2" for i in range(n)],
+            "last_decision": [decisions[i % len(decisions)] for i in range(n)],
+            "last_decided_at": [times[(i // 2) % len(times)] for i in range(n)],
+        },
+        schema_overrides={"last_decided_at": pl.Datetime("us")},
+    ).with_columns(family=pl.col("rule_code").str.slice(0, 1).fill_null("?"))
+
+
+def test_cell_texts_are_the_per_row_texts_for_awkward_values():
+    import polars as pl
+    from matchers.reports.workbooks import _PLAIN_EVIDENCE, _sheet_values
+
+    rows = _awkward_frame()
+    # both ways are exercised: evidence in the warehouse's form (polars) and every other shape
+    plain = rows.get_column("evidence").str.contains(_PLAIN_EVIDENCE).fill_null(False)
+    assert 5 <= plain.sum() < rows.height - 10
+    assert list(zip(*_sheet_values(rows))) == list(_reference_rows(rows))
+    # a frame whose columns are all NULL (polars dtype Null) and an empty frame
+    nulls = pl.DataFrame({c: [None] * 3 for c in rows.columns})
+    assert list(zip(*_sheet_values(nulls))) == list(_reference_rows(nulls))
+    assert list(zip(*_sheet_values(rows.clear()))) == []
+
+
+def test_workbook_bytes_are_those_of_the_per_row_texts(monkeypatch):
+    from matchers.reports import workbooks
+
+    rows = _awkward_frame()
+    at = datetime(2026, 9, 1, 8, 30)
+    built = workbooks._build_workbook(Q, "江夏区", rows, at)
+    monkeypatch.setattr(workbooks, "_sheet_values", lambda part: [list(c) for c in zip(*_reference_rows(part))] or [[]] * 11)
+    assert built == workbooks._build_workbook(Q, "江夏区", rows, at)
+    # and the sheets hold each family's rows in the frame's order, masked
+    wb = openpyxl.load_workbook(__import__("io").BytesIO(built), read_only=True)
+    shown = {ws.title: [r for r in ws.iter_rows(min_row=3, values_only=True)] for ws in wb.worksheets if ws.title != INFO_SHEET}
+    assert [len(shown[name]) for name in FAMILIES.values()] == [
+        sum(1 for f in rows.get_column("family") if f == fam) for fam in FAMILIES
+    ]
+    assert not any(FULL_ID.search(str(v)) for sheet in shown.values() for row in sheet for v in row if v)
+
+
+def _evidence_strategy():
+    from hypothesis import strategies as st
+
+    texts = st.text(alphabet=st.sampled_from('ab"\\é{}[],: 0123456789X\n\x01残联'), max_size=20)
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**19), st.floats(allow_nan=False), texts,
+                        st.sampled_from(["disability", "poverty", "420115198001011234", "d.csv"]))
+    item = st.one_of(
+        st.fixed_dictionaries({"source": scalars, "source_file": scalars, "source_row": scalars}),
+        st.dictionaries(st.sampled_from(["source", "source_file", "source_row", "rows", "x"]), scalars, max_size=4),
+        scalars,
+    )
+    seps = st.sampled_from([(",", ":"), (", ", ": "), (" ,\n", " :\t")])
+    as_json = st.tuples(st.one_of(st.lists(item, max_size=4), item), seps, st.booleans()).map(
+        lambda t: json.dumps(t[0], separators=t[1], ensure_ascii=t[2])
+    )
+    return st.one_of(st.none(), texts, as_json)
+
+
+def test_evidence_texts_match_the_per_row_function_for_any_shape():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    import polars as pl
+    from matchers.reports.workbooks import _evidence_text, _evidence_texts
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(_evidence_strategy(), min_size=1, max_size=8))
+    def check(values):
+        assert _evidence_texts(pl.Series(values, dtype=pl.String)).to_list() == [_evidence_text(v) for v in values]
+
+    check()

@@ -230,21 +230,141 @@ _VALUE_HEADERS = (
     COL_EVIDENCE, COL_FIRST_SEEN, COL_LAST_DECISION, COL_FLAG_ID,
 )
 
+# The texts of a sheet are made column by column in polars; a value of a rare shape is handed to
+# the per-row function above (_evidence_text, _last_decision_text, mask_ids_in_text), so every
+# cell is exactly the text that function gives (tests/test_workbooks.py keeps the per-row
+# reference and compares the bytes).
+#
+# Evidence as the warehouse writes it (a JSON list of {"source", "source_file", "source_row"}
+# objects, keys in that order, strings without escapes or control characters, integer or null
+# row): json_decode reads it exactly as json.loads does. Anything else (a dict, other keys, an
+# escape, a float, invalid JSON) goes to _evidence_text.
+_JSON_WS = r"[ \t\n\r]*"
+_JSON_TEXT = r'(?:"[^"\\\x00-\x1f]*"|null)'
+_JSON_INT = r"(?:-?(?:0|[1-9][0-9]{0,17})|null)"
+_EVIDENCE_ITEM = "".join((
+    r"\{", _JSON_WS, r'"source"', _JSON_WS, ":", _JSON_WS, _JSON_TEXT, _JSON_WS, ",",
+    _JSON_WS, r'"source_file"', _JSON_WS, ":", _JSON_WS, _JSON_TEXT, _JSON_WS, ",",
+    _JSON_WS, r'"source_row"', _JSON_WS, ":", _JSON_WS, _JSON_INT, _JSON_WS, r"\}",
+))
+_PLAIN_EVIDENCE = "".join((
+    r"\A", _JSON_WS, r"\[", _JSON_WS,
+    "(?:", _EVIDENCE_ITEM, "(?:", _JSON_WS, ",", _JSON_WS, _EVIDENCE_ITEM, ")*)?",
+    _JSON_WS, r"\]", _JSON_WS, r"\z",
+))
+_EVIDENCE_DTYPE = pl.List(pl.Struct({"source": pl.String, "source_file": pl.String, "source_row": pl.Int64}))
+# mask_ids_in_text changes only a text holding 14 digits then a digit or X (the shortest text its
+# pattern matches); any other text it returns as it is.
+_MAYBE_ID = r"[0-9]{14}[0-9Xx]"
 
-def _sheet_values(part: pl.DataFrame):
-    """Per row of one sheet, the texts of the value columns after 序号 (as `str` of each value)."""
-    cols = {c: part.get_column(c).to_list() for c in (
-        "rule_code", "street", "community", "name", "id_number", "reason", "evidence", "first_seen",
-        "last_decision", "last_decided_at", "flag_id",
-    )}
-    for code, street, community, name, id_number, reason, evidence, first_seen, decision, decided_at, fid in zip(
-        *cols.values()
-    ):
-        yield (
-            str(code), str(rule_label(code)), str(street or ""), str(community or ""), str(name or ""),
-            str(mask_id(id_number)), mask_ids_in_text(reason), _evidence_text(evidence), str(first_seen or ""),
-            _last_decision_text(decision, decided_at), str(fid),
-        )
+
+def _evidence_item_text() -> pl.Expr:
+    """_evidence_text of one decoded evidence item (inside list.eval), before masking."""
+    item = pl.element()
+    label = item.struct.field("source").replace(SOURCE_LABELS).fill_null("")
+    row = item.struct.field("source_row")
+    where = (
+        pl.when(row.is_not_null() & (row != 0))
+        .then(pl.concat_str([item.struct.field("source_file").fill_null(""), pl.lit(" 第"), row.cast(pl.String), pl.lit("行")]))
+        .otherwise(pl.lit(""))
+    )
+    return (
+        pl.when((label != "") & (where != "")).then(pl.concat_str([label, pl.lit(" "), where]))
+        .when(label != "").then(label)
+        .otherwise(where)
+    )
+
+
+def _is_text(s: pl.Series) -> bool:
+    return s.dtype in (pl.String, pl.Null)
+
+
+def _texts(values: list[str]) -> pl.Series:
+    return pl.Series(values, dtype=pl.String)
+
+
+def _patched(texts: pl.Series, at: pl.Series, func) -> pl.Series:
+    """`texts` with the values at the positions `at` (a boolean mask) replaced by func(position)."""
+    idx = at.arg_true()
+    return texts.scatter(idx, [func(i) for i in idx.to_list()]) if idx.len() else texts
+
+
+def _masked_texts(texts: pl.Series) -> pl.Series:
+    """mask_ids_in_text of each text (none is null): only the texts that may hold an ID are run
+    through the regex."""
+    maybe = texts.str.contains(_MAYBE_ID)
+    return _patched(texts, maybe, lambda i: mask_ids_in_text(texts[i])) if maybe.any() else texts
+
+
+def _evidence_texts(evidence: pl.Series) -> pl.Series:
+    """_evidence_text of every value, column by column."""
+    if not _is_text(evidence):
+        return _texts([_evidence_text(e) for e in evidence.to_list()])
+    evidence = evidence.cast(pl.String)
+    plain = evidence.str.contains(_PLAIN_EVIDENCE).fill_null(False)
+    texts = pl.select(
+        pl.when(plain).then(evidence).str.json_decode(_EVIDENCE_DTYPE)
+        .list.eval(_evidence_item_text()).list.join(";").fill_null("")
+    ).to_series()
+    maybe = plain & texts.str.contains(_MAYBE_ID)
+    texts = _patched(texts, maybe, lambda i: mask_ids_in_text(texts[i]))
+    # a rare shape, or NULL/empty: the per-row function (which masks its text itself)
+    return _patched(texts, ~plain, lambda i: _evidence_text(evidence[i]))
+
+
+def _last_decision_texts(decision: pl.Series, decided_at: pl.Series) -> pl.Series:
+    """_last_decision_text of every (decision, decided_at)."""
+    dated = decided_at.dtype in (pl.Null, pl.Date) or isinstance(decided_at.dtype, pl.Datetime)
+    if not (_is_text(decision) and dated):
+        return _texts([_last_decision_text(d, t) for d, t in zip(decision.to_list(), decided_at.to_list())])
+    decision = decision.cast(pl.String)
+    if decided_at.dtype == pl.Null:
+        decided_at = decided_at.cast(pl.Date)
+    texts = pl.select(
+        pl.when(decision.is_null() | (decision == "")).then(pl.lit(PENDING))
+        .when(decided_at.is_null()).then(decision)
+        .otherwise(pl.concat_str([decision, pl.lit("("), decided_at.dt.strftime("%Y-%m-%d"), pl.lit(")")]))
+    ).to_series()
+    # strftime's %Y pads years under 1000 where Python's does not: those go to the per-row function.
+    odd = (decided_at.is_not_null() & ~decided_at.dt.year().is_between(1000, 9999)).fill_null(False)
+    return _patched(texts, odd, lambda i: _last_decision_text(decision[i], decided_at[i]))
+
+
+def _str_texts(s: pl.Series, null: str) -> pl.Series:
+    """`str(value or null)` (street, name, …: null="") or `str(value)` (codes: null="None") of every value."""
+    if _is_text(s):
+        return s.cast(pl.String).fill_null(null)
+    return _texts([str(v or null) if null == "" else str(v) for v in s.to_list()])
+
+
+def _sheet_values(part: pl.DataFrame) -> list[pl.Series]:
+    """The texts of the value columns after 序号, one String column per _VALUE_HEADERS, made column
+    by column: the same texts as the per-row functions give (`str(code)`, `str(rule_label(code))`,
+    `str(street or "")`, …, `mask_id(id_number)`, `mask_ids_in_text(reason)`,
+    `_evidence_text(evidence)`, `_last_decision_text(decision, decided_at)`, `str(flag_id)`)."""
+    c = part.get_column
+    codes = _str_texts(c("rule_code"), "None")
+    if _is_text(c("rule_code")):
+        names = codes.replace(RULE_NAMES)
+    else:
+        names = _texts([str(rule_label(v)) for v in c("rule_code").to_list()])
+    if _is_text(c("reason")):
+        reasons = _masked_texts(c("reason").cast(pl.String).fill_null(""))
+    else:
+        reasons = _texts([mask_ids_in_text(v) for v in c("reason").to_list()])
+    return [
+        codes,
+        names,
+        _str_texts(c("street"), ""),
+        _str_texts(c("community"), ""),
+        _str_texts(c("name"), ""),
+        _texts([mask_id(v) for v in c("id_number").to_list()]),  # per row: cheaper than polars here
+        reasons,
+        _evidence_texts(c("evidence")),
+        _str_texts(c("first_seen"), ""),
+        _last_decision_texts(c("last_decision"), c("last_decided_at")),
+        _str_texts(c("flag_id"), "None"),
+    ]
 
 
 def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at: datetime) -> bytes:
@@ -261,9 +381,24 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
     col = {h: i for i, h in enumerate(headers)}
     spliced: dict[int, pl.DataFrame | None] = {}  # sheet number → its data rows after the first
 
+    # The texts of every row once for the district (rows are in workbook order), one String
+    # column per sheet column (the input columns empty); each sheet takes its family's rows in that
+    # order and numbers them.
+    texts = pl.DataFrame(
+        {
+            "family": rows.get_column("family").cast(pl.String),
+            **dict(zip(_VALUE_HEADERS[1:], _sheet_values(rows))),
+            **{h: [None] * rows.height for h in INPUT_COLUMNS},
+        },
+        schema={"family": pl.String, **{h: pl.String for h in headers if h != COL_SEQ}},
+    )
     for family, family_name in FAMILIES.items():
         ws = wb.add_worksheet(family_name)
-        part = rows.filter(pl.col("family") == family)
+        part = (
+            texts.filter(pl.col("family") == family)
+            .with_columns(pl.int_range(1, pl.len() + 1).cast(pl.String).alias(COL_SEQ))
+            .select(headers)
+        )
         ws.write(
             TITLE_ROW, 0,
             f"{quarter} {district} {family_name} 核查名单(共{part.height}条;请于{deadline:%Y年%m月%d日}前填写“核查结论”并反馈)",
@@ -273,21 +408,14 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
             ws.write_string(HEADER_ROW, i, header, header_fmt)
             ws.set_column(i, i, width)
         # The first data row through xlsxwriter (so both cell styles are registered); the others
-        # are built column-wise and spliced into the sheet after close (sheet_xml).
-        values = [(str(n), *v) for n, v in enumerate(_sheet_values(part), start=1)]
-        for n, row in enumerate(values[:1], start=1):
-            for h, value in zip(_VALUE_HEADERS, row):
-                ws.write_string(HEADER_ROW + n, col[h], value, cell_fmt)
+        # are spliced into the sheet after close (sheet_xml).
+        if part.height:
+            first = part.row(0, named=True)
+            for h in _VALUE_HEADERS:
+                ws.write_string(HEADER_ROW + 1, col[h], first[h], cell_fmt)
             for h in INPUT_COLUMNS:
-                ws.write_blank(HEADER_ROW + n, col[h], None, input_fmt)
-        if len(values) > 1:
-            rest = dict(zip(_VALUE_HEADERS, zip(*values[1:])))
-            spliced[len(spliced) + 1] = pl.DataFrame(
-                {h: list(rest[h]) if h in rest else [None] * (len(values) - 1) for h in headers},
-                schema={h: pl.String for h in headers},
-            )
-        else:
-            spliced[len(spliced) + 1] = None
+                ws.write_blank(HEADER_ROW + 1, col[h], None, input_fmt)
+        spliced[len(spliced) + 1] = part.slice(1) if part.height > 1 else None
         last = HEADER_ROW + max(part.height, 1)
         ws.freeze_panes(HEADER_ROW + 1, 0)
         ws.autofilter(HEADER_ROW, 0, last, len(COLUMNS) - 1)
