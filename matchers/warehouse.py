@@ -119,6 +119,27 @@ def unregister(con: duckdb.DuckDBPyConnection, name: str) -> None:
     con.unregister(name)
 
 
+def execute_script(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object] | None = None) -> None:
+    """Execute each statement of `sql`, binding only the named parameters it uses (all of which
+    `params` must hold)."""
+    params = params or {}
+    for statement in duckdb.extract_statements(sql):
+        names = statement.named_parameters
+        missing = names - params.keys()
+        if missing:
+            raise KeyError(f"SQL uses unknown parameters: {sorted(missing)}")
+        con.execute(statement, {k: params[k] for k in names})
+
+
+def temp_table(con: duckdb.DuckDBPyConnection, name: str, table) -> None:
+    """CREATE OR REPLACE TEMP TABLE `name` holding a Python table (arrow/polars/pandas)."""
+    register(con, f"{name}_df", table)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
+    finally:
+        unregister(con, f"{name}_df")
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     return [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
 
@@ -244,9 +265,37 @@ def _partial_sources(con: duckdb.DuckDBPyConnection, quarter: str) -> list[str] 
     return sorted(set.intersection(*(set(s) for s in found)))
 
 
-def row_hash(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """SQL for a hash of a whole row of `table` (every column, in the table's order)."""
-    return f"hash({', '.join(table_columns(con, table))})"
+def row_hash(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...] | None = None) -> str:
+    """SQL for a hash of a whole row of `table` (every column, in the table's order; or `columns`)."""
+    return f"hash({', '.join(columns or table_columns(con, table))})"
+
+
+def table_digest(con: duckdb.DuckDBPyConnection, table: str, quarter: str | None = None,
+                 columns: tuple[str, ...] | None = None) -> str:
+    """Order-free digest 'rows:sum of row hashes' of a table (of one quarter's rows of it; of
+    `columns` only when given)."""
+    where, params = ("WHERE quarter = ?", [quarter]) if quarter is not None else ("", [])
+    n, s = con.execute(
+        f"SELECT count(*), sum({row_hash(con, table, columns)}) FROM {table} {where}", params
+    ).fetchall()[0]
+    return f"{n}:{s or 0}"
+
+
+def differing_sql(work: str, public: str, select: str, group: str, row_work: str, row_public: str,
+                  where: str = "") -> str:
+    """SQL: the `group` values (as `select` names them) of the rows one of the two tables holds more
+    often than the other, the multiset difference of whole rows (`row_work` / `row_public`: SQL for
+    each side's row hash, e.g. `row_hash`). `where` applies to both sides (its parameters appear
+    twice: work's, then public's)."""
+    return f"""
+    SELECT DISTINCT {group} FROM (
+        SELECT {select}, {row_work} AS h, 1 AS side FROM {work} {where}
+        UNION ALL
+        SELECT {select}, {row_public} AS h, -1 AS side FROM {public} {where}
+    )
+    GROUP BY {group}, h
+    HAVING sum(side) <> 0  -- a row one side holds more often than the other
+"""
 
 
 def source_digests(
@@ -300,8 +349,7 @@ def publish_difference(
     alone has the same rows on both sides, so the result is the work rows whatever the grouping.
     Deletes and inserts stay within `sources` too, so a key group never reaches past them.
     """
-    cols = table_columns(con, public)
-    row = f"hash({', '.join(cols)})"
+    row = row_hash(con, public)
     k = f"hash({', '.join(key)})"
     where, params = ("WHERE quarter = ?", [quarter]) if quarter is not None else ("WHERE TRUE", [])
     if sources is not None:
@@ -318,18 +366,8 @@ def publish_difference(
     else:
         # the multiset difference: the (key, row) pairs whose count differs between the two sides
         (n_keys,) = con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE _publish_keys AS
-            SELECT DISTINCT k FROM (
-                SELECT k, h FROM (
-                    SELECT {k} AS k, {row} AS h, 1 AS side FROM {work} {where}
-                    UNION ALL
-                    SELECT {k} AS k, {row} AS h, -1 AS side FROM {public} {where}
-                )
-                GROUP BY k, h
-                HAVING sum(side) <> 0
-            )
-            """,
+            "CREATE OR REPLACE TEMP TABLE _publish_keys AS "
+            + differing_sql(work, public, f"{k} AS k", "k", row, row, where),
             params + params,
         ).fetchall()[0]
         if n_keys > WHOLE_SHARE * max(n_work, n_pub):

@@ -67,12 +67,14 @@ import polars as pl
 
 from matchers import warehouse
 from matchers.contract import SOURCE_LABELS
+from matchers.extract_reader import file_sha256
 from matchers.resolution import blocking, cluster, households, person_ids, spec, sql_text
 from matchers.resolution.model import Model
 from matchers.resolution.resolve import (
     _choose_person_ids,
     _compared_batches,
     _empty_levels,
+    best_links,
     _link_edges,
     node_kinds,
     resolve_quarter,
@@ -109,14 +111,6 @@ class Decision:
 
 
 # ---- what a result relies on ---------------------------------------------------------------------
-def _sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _code_sha256() -> str:
     """One hash of the resolution package's code (its SQL, scoring, clustering, person ids, the
     household members): a refresh builds on published rows, persons and household members only
@@ -130,9 +124,9 @@ def _code_sha256() -> str:
 def basis(model_path: str | os.PathLike, key: bytes) -> dict:
     """What a resolution's person_ids depend on besides the rows (never the key itself)."""
     return {
-        "model_sha256": _sha256(model_path),
+        "model_sha256": file_sha256(Path(model_path)),
         "key_fingerprint": hashlib.blake2b(key, digest_size=8, person=b"pid-key-fp").hexdigest(),
-        "spec_sha256": _sha256(spec.__file__),
+        "spec_sha256": file_sha256(Path(spec.__file__)),
         "code_sha256": _code_sha256(),
         "thresholds": {
             "auto_link": spec.AUTO_LINK_PROBABILITY,
@@ -308,15 +302,11 @@ def decide(
 
 # ---- the incremental run's SQL (mirrors sql_text over the part of the quarter a change can reach) --
 # A row's blocking columns (spec.BlockingRule.sql reads these), as sql_text.PROFILES derives them.
-_ROW_KEY_COLUMNS = """
-    CASE WHEN id_norm IS NOT NULL THEN substr(id_norm, 1, 17)
-         WHEN id_kind = 'bad_check' AND length(id_evidence) = 17 THEN id_evidence END AS id17,
-    CASE WHEN id_norm IS NULL AND id_kind = 'truncated' AND length(id_evidence) >= 6
-         THEN id_evidence END AS id_prefix,
+_ROW_KEY_COLUMNS = f"""
+    {sql_text.row_id17()} AS id17,
+    {sql_text.row_id_prefix()} AS id_prefix,
     name_key, name_pinyin, surname_pinyin,
-    coalesce(id_birth_date,
-             CASE WHEN id_kind = 'bad_check'
-                  THEN try_strptime(substr(id_evidence, 7, 8), '%Y%m%d')::DATE END) AS birth,
+    {sql_text.row_birth()} AS birth,
     district"""
 _ANCHOR_KEY_COLUMNS = """
     substr(id_number, 1, 17) AS id17, NULL::VARCHAR AS id_prefix, name_key, name_pinyin, surname_pinyin,
@@ -558,33 +548,11 @@ WHERE k.node_key LIKE 'K:%'
 
 # The profiles of the full run (sql_text.PROFILES) plus one per distinct kept row, on its node and
 # already resolved (never the unresolved side of a block).
-PROFILES = sql_text.PROFILES.replace(
-    "        FROM res_anchors a JOIN res_nodes n USING (node_key)\n",
-    """        FROM res_anchors a JOIN res_nodes n USING (node_key)
+PROFILES = sql_text.profiles_sql(f"""
         UNION ALL
         SELECT n.node, false,
-               CASE
-                   WHEN k.id_norm IS NOT NULL THEN substr(k.id_norm, 1, 17)
-                   WHEN k.id_kind = 'bad_check' AND length(k.id_evidence) = 17 THEN k.id_evidence
-               END,
-               CASE
-                   WHEN k.id_norm IS NULL AND k.id_kind = 'truncated' AND length(k.id_evidence) >= 6
-                   THEN k.id_evidence
-               END,
-               k.name_norm, k.name_key, k.name_pinyin, k.surname_pinyin,
-               coalesce(k.name_wildcard, false),
-               coalesce(
-                   k.id_birth_date,
-                   CASE WHEN k.id_kind = 'bad_check'
-                        THEN try_strptime(substr(k.id_evidence, 7, 8), '%Y%m%d')::DATE END
-               ),
-               coalesce(k.sex, k.id_sex),
-               k.district, nullif(trim(k.street), ''), nullif(trim(k.community), ''),
-               CASE WHEN k.source = 'medical' THEN k.diagnosis END
-        FROM res_kept k JOIN res_nodes n USING (node_key)
-""",
-)
-assert PROFILES != sql_text.PROFILES, "sql_text.PROFILES changed shape: update incremental.PROFILES"
+               {sql_text.row_profile("k")}
+        FROM res_kept k JOIN res_nodes n USING (node_key)""")
 
 # sql_text.NODE_ROWS over the rows of the run (changed and kept rows on their nodes).
 NODE_ROWS = """
@@ -596,55 +564,21 @@ SELECT n.node, k.source, k.diagnosis FROM res_kept k JOIN res_nodes n USING (nod
 
 # sql_text.CONTEXT over the rows of the run (changed and kept rows on their nodes), for the nodes
 # of the candidate pairs only.
-CONTEXT = """
-CREATE OR REPLACE TEMP TABLE res_ctx AS
-WITH hh AS (
-    SELECT r.rid, rn.node, r.relation, r.quarter || ':' || r.source || ':' || r.household_id AS via
-    FROM res_rows r JOIN res_row_nodes rn USING (rid)
-    WHERE r.household_id IS NOT NULL
+CONTEXT = sql_text.context_sql(
+    more_households="""
     UNION ALL
     SELECT NULL, n.node, k.relation, k.quarter || ':' || k.source || ':' || k.household_id
     FROM res_kept k JOIN res_nodes n USING (node_key)
-    WHERE k.household_id IS NOT NULL
-),
-guardian AS (
-    SELECT r.rid, rn.node AS student, n.node AS guardian, 'G:C' || r.rid AS via
-    FROM res_rows r
-    JOIN res_row_nodes rn USING (rid)
-    JOIN res_nodes n ON n.node_key = 'I:' || r.guardian_id_norm
-    WHERE r.guardian_id_norm IS NOT NULL AND n.node <> rn.node
+    WHERE k.household_id IS NOT NULL""",
+    more_guardians="""
     UNION ALL
     SELECT NULL, kn.node, n.node, 'G:K' || k.source || '|' || k.source_file || '|' || k.source_row
     FROM res_kept k
     JOIN res_nodes kn USING (node_key)
     JOIN res_nodes n ON n.node_key = 'I:' || k.guardian_id_norm
-    WHERE k.guardian_id_norm IS NOT NULL AND n.node <> kn.node
-),
-earlier AS (
-    SELECT h.quarter || ':' || h.household_key AS via, n.node
-    FROM household_members h
-    JOIN res_anchors a ON a.person_id = h.person_id
-    JOIN res_nodes n ON n.node_key = a.node_key
-    WHERE h.quarter <> $quarter
+    WHERE k.guardian_id_norm IS NOT NULL AND n.node <> kn.node""",
+    paired_only=True,
 )
-SELECT a.rid, a.node, b.node AS other, a.via,
-       coalesce(a.relation <> b.relation, false) AS other_relation
-FROM hh a
-JOIN hh b ON b.via = a.via AND b.node <> a.node
-JOIN res_nodes n ON n.node = b.node AND n.valid
-WHERE a.node IN (SELECT node FROM res_paired_nodes)
-UNION
-SELECT rid, student, guardian, via, true FROM guardian WHERE student IN (SELECT node FROM res_paired_nodes)
-UNION
-SELECT NULL, g.guardian, g.student, g.via, true FROM guardian g JOIN res_nodes n ON n.node = g.student AND n.valid
-WHERE g.guardian IN (SELECT node FROM res_paired_nodes)
-UNION
-SELECT NULL, a.node, b.node, a.via, false
-FROM earlier a
-JOIN earlier b ON b.via = a.via AND b.node <> a.node
-JOIN res_nodes n ON n.node = b.node AND n.valid
-WHERE a.node IN (SELECT node FROM res_paired_nodes)
-"""
 
 # The nodes of the candidate pairs: the household comparison (sql_text.PAIR_HOUSEHOLD) reads the
 # context of these nodes only, so CONTEXT keeps only their rows (the full run's rows for them).
@@ -678,9 +612,7 @@ all_rows AS (
 ),
 row_people AS (
     SELECT *, row_number() OVER (ORDER BY source, source_file, source_row) - 1 AS rid,
-           coalesce(id_birth_date,
-                    CASE WHEN id_kind = 'bad_check'
-                         THEN try_strptime(substr(id_evidence, 7, 8), '%Y%m%d')::DATE END) AS birth
+           """ + sql_text.row_birth() + """ AS birth
     FROM all_rows
 ),
 """ + sql_text.PERSON_FROM_ROWS + """kept_anchors AS (
@@ -717,29 +649,6 @@ _TEMP_TABLES = (
     "res_kept_counts", "res_touched", "res_kept_rows", "res_dropped_rows",
     "res_changed_keys", "res_removed_keys", "res_dropped_keys",
 )
-
-
-def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> None:
-    """Run one or more statements (separated by ';'), each with the parameters it names."""
-    for stmt in sql.split(";\n"):
-        if stmt.strip():
-            used = {k: v for k, v in (params or {}).items() if f"${k}" in stmt}
-            con.execute(stmt, used) if used else con.execute(stmt)
-
-
-def _put(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    warehouse.register(con, f"{name}_df", frame)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_df")
-    warehouse.unregister(con, f"{name}_df")
-
-
-def _table_digest(con: duckdb.DuckDBPyConnection, table: str, quarter: str | None = None) -> tuple:
-    """(rows, order-free digest of every column) of a table, or of one quarter's rows of it."""
-    cols = ", ".join(f'"{c}"' for c in warehouse.table_columns(con, table))
-    where, params = ("WHERE quarter = ?", [quarter]) if quarter else ("", [])
-    return tuple(con.execute(
-        f"SELECT count(*), coalesce(sum(hash({cols})::HUGEINT), 0) FROM {table} {where}", params
-    ).fetchall()[0])
 
 
 # The rows sql_text.HOUSEHOLD_MEMBERS reads: the rolls' and the students' rows, and the rows whose
@@ -782,7 +691,7 @@ def _write_household_members(con: duckdb.DuckDBPyConnection, quarter: str) -> bo
     if moved:
         households.write_household_members(con, quarter)
         return False
-    if _table_digest(con, "work_household_members", quarter) != _table_digest(con, "household_members", quarter):
+    if warehouse.table_digest(con, "work_household_members", quarter) != warehouse.table_digest(con, "household_members", quarter):
         warehouse.replace_rows(con, "work_household_members", {"quarter": quarter}, None)
         con.execute(
             "INSERT INTO work_household_members BY NAME SELECT * FROM household_members WHERE quarter = ?", [quarter]
@@ -840,13 +749,13 @@ def resolve_incremental(
     match = _rules_match()
     con.execute(DROPPED_ROWS, p)
     con.execute(PREFILTER.format(row_cols=_ROW_KEY_COLUMNS))
-    _run(con, CANDIDATES.format(row_cols=_ROW_KEY_COLUMNS, anchor_cols=_ANCHOR_KEY_COLUMNS, match=match), p)
+    warehouse.execute_script(con, CANDIDATES.format(row_cols=_ROW_KEY_COLUMNS, anchor_cols=_ANCHOR_KEY_COLUMNS, match=match), p)
     t = lap("candidates", t)
-    _run(con, LEVEL1, p)
-    _run(con, LEVEL2, p)
-    _run(con, KEPT)
-    _put(con, "res_inc_new_pids", _new_person_ids(con, key))
-    _run(con, ANCHORS, p)
+    warehouse.execute_script(con, LEVEL1, p)
+    warehouse.execute_script(con, LEVEL2, p)
+    warehouse.execute_script(con, KEPT)
+    warehouse.temp_table(con, "res_inc_new_pids", _new_person_ids(con, key))
+    warehouse.execute_script(con, ANCHORS, p)
     t = lap("kept_rows_anchors", t)
     (n_total,) = con.execute(NODE_TOTAL, p).fetchall()[0]
     for col in ("name_key", "name_pinyin"):
@@ -890,18 +799,8 @@ def resolve_incremental(
         fixed_code,
     )
     edges = edges.filter(pl.Series(kept[: len(edges)]))
-    _put(con, "res_labels", pl.DataFrame({"node": np.arange(n_nodes), "label": labels}))
-    best = (
-        pl.concat(
-            [
-                edges.select(pl.col("node_l").alias("node"), "match_weight", "match_probability", "match_explanation"),
-                edges.select(pl.col("node_r").alias("node"), "match_weight", "match_probability", "match_explanation"),
-            ]
-        )
-        .sort(["match_weight", "node"], descending=[True, False])
-        .unique("node", keep="first", maintain_order=True)
-        .drop("match_weight")
-    )
+    warehouse.temp_table(con, "res_labels", pl.DataFrame({"node": np.arange(n_nodes), "label": labels}))
+    best = best_links(edges)
     con.execute(sql_text.CLUSTER_FACTS)
     con.execute(KEPT_COUNTS, p)
     # A person with rows that stay this quarter is a cluster with rows too: it keeps its person_id
@@ -921,8 +820,8 @@ def resolve_incremental(
         """
     ).pl()
     chosen = _choose_person_ids(facts, key)
-    _put(con, "res_cluster_pid", chosen)
-    _put(con, "res_best", best)
+    warehouse.temp_table(con, "res_cluster_pid", chosen)
+    warehouse.temp_table(con, "res_best", best)
     stage_row_methods(con)
     con.execute("CREATE OR REPLACE TEMP TABLE res_out AS " + sql_text.ROW_METHODS)
     con.execute(TOUCHED)
@@ -961,7 +860,7 @@ def resolve_incremental(
             # untouched persons: the published index rows as they are; touched ones recomputed. The
             # work index usually is the published one (after a publish): then only the touched
             # persons' rows are replaced, else the whole index is copied again.
-            if _table_digest(con, "work_persons") == _table_digest(con, "persons"):
+            if warehouse.table_digest(con, "work_persons") == warehouse.table_digest(con, "persons"):
                 con.execute("DELETE FROM work_persons WHERE person_id IN (SELECT person_id FROM res_touched)")
             else:
                 con.execute("DELETE FROM work_persons")

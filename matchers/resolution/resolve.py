@@ -360,6 +360,22 @@ def _choose_person_ids(facts: pl.DataFrame, key: bytes) -> pl.DataFrame:
 
 
 # ---- the run ------------------------------------------------------------------------------------
+def best_links(edges: pl.DataFrame) -> pl.DataFrame:
+    """Per node, its strongest kept link (node, match_probability, match_explanation): what
+    explains a row without a valid ID. Ties go to the lower node number."""
+    return (
+        pl.concat(
+            [
+                edges.select(pl.col("node_l").alias("node"), "match_weight", "match_probability", "match_explanation"),
+                edges.select(pl.col("node_r").alias("node"), "match_weight", "match_probability", "match_explanation"),
+            ]
+        )
+        .sort(["match_weight", "node"], descending=[True, False])
+        .unique("node", keep="first", maintain_order=True)
+        .drop("match_weight")
+    )
+
+
 def resolve_quarter(
     con: duckdb.DuckDBPyConnection, quarter: str, *, model_path: str | os.PathLike, key: bytes
 ) -> dict:
@@ -411,31 +427,13 @@ def resolve_quarter(
         valid_code,
     )
     edges = edges.filter(pl.Series(kept))
-    con.register("res_labels_df", pl.DataFrame({"node": np.arange(n_nodes), "label": labels}))
-    con.execute("CREATE OR REPLACE TEMP TABLE res_labels AS SELECT * FROM res_labels_df")
-    con.unregister("res_labels_df")
-
-    # Each row without a valid ID is explained by its strongest kept link.
-    best = (
-        pl.concat(
-            [
-                edges.select(pl.col("node_l").alias("node"), "match_weight", "match_probability", "match_explanation"),
-                edges.select(pl.col("node_r").alias("node"), "match_weight", "match_probability", "match_explanation"),
-            ]
-        )
-        .sort(["match_weight", "node"], descending=[True, False])
-        .unique("node", keep="first", maintain_order=True)
-        .drop("match_weight")
-    )
+    warehouse.temp_table(con, "res_labels", pl.DataFrame({"node": np.arange(n_nodes), "label": labels}))
+    best = best_links(edges)
     con.execute(sql_text.CLUSTER_FACTS)
     facts = con.sql("SELECT * FROM res_cluster_facts").pl()
     chosen = _choose_person_ids(facts, key)
-    con.register("res_cluster_pid_df", chosen)
-    con.execute("CREATE OR REPLACE TEMP TABLE res_cluster_pid AS SELECT * FROM res_cluster_pid_df")
-    con.unregister("res_cluster_pid_df")
-    con.register("res_best_df", best)
-    con.execute("CREATE OR REPLACE TEMP TABLE res_best AS SELECT * FROM res_best_df")
-    con.unregister("res_best_df")
+    warehouse.temp_table(con, "res_cluster_pid", chosen)
+    warehouse.temp_table(con, "res_best", best)
 
     # A view, not a table: the wide rows are written once, straight into work_source_records. A
     # view cannot take parameters: the labels are bound into a one-row table it reads.

@@ -71,40 +71,71 @@ WHERE n.valid OR r.source = 'medical'
 GROUP BY r.node;
 """
 
-PROFILES = """
+def _in(alias: str, column: str) -> str:
+    return f"{alias}.{column}" if alias else column
+
+
+def row_id17(alias: str = "") -> str:
+    """SQL: the first 17 digits a row's ID shows (a valid ID's, or a bad check digit's 17)."""
+    return (
+        f"CASE WHEN {_in(alias, 'id_norm')} IS NOT NULL THEN substr({_in(alias, 'id_norm')}, 1, 17)"
+        f" WHEN {_in(alias, 'id_kind')} = 'bad_check' AND length({_in(alias, 'id_evidence')}) = 17"
+        f" THEN {_in(alias, 'id_evidence')} END"
+    )
+
+
+def row_id_prefix(alias: str = "") -> str:
+    """SQL: the digits an Excel-truncated ID kept (6 or more), for a row without a valid ID."""
+    return (
+        f"CASE WHEN {_in(alias, 'id_norm')} IS NULL AND {_in(alias, 'id_kind')} = 'truncated'"
+        f" AND length({_in(alias, 'id_evidence')}) >= 6 THEN {_in(alias, 'id_evidence')} END"
+    )
+
+
+def row_birth(alias: str = "") -> str:
+    """SQL: a row's birth date (from its valid ID, else from an ID with a bad check digit)."""
+    return (
+        f"coalesce({_in(alias, 'id_birth_date')}, CASE WHEN {_in(alias, 'id_kind')} = 'bad_check'"
+        f" THEN try_strptime(substr({_in(alias, 'id_evidence')}, 7, 8), '%Y%m%d')::DATE END)"
+    )
+
+
+def row_profile(alias: str) -> str:
+    """SQL: a row's profile columns (res_profiles after node and unresolved), from the row `alias`."""
+    a = alias
+    return f"""{row_id17(a)} AS id17,
+               {row_id_prefix(a)} AS id_prefix,
+               {a}.name_norm, {a}.name_key, {a}.name_pinyin, {a}.surname_pinyin,
+               coalesce({a}.name_wildcard, false) AS name_wildcard,
+               {row_birth(a)} AS birth,
+               coalesce({a}.sex, {a}.id_sex) AS sex,
+               {a}.district, nullif(trim({a}.street), '') AS street, nullif(trim({a}.community), '') AS community,
+               CASE WHEN {a}.source = 'medical' THEN {a}.diagnosis END AS diagnosis"""
+
+
+def profiles_sql(more: str = "") -> str:
+    """res_profiles: a profile per distinct (node, attributes) of the rows and the anchors; `more`:
+    further branches (`UNION ALL SELECT node, unresolved, <profile columns> ...`)."""
+    return f"""
 CREATE OR REPLACE TEMP TABLE res_profiles AS
 SELECT row_number() OVER (ORDER BY node, name_norm, district, id17, id_prefix, birth, sex, street, community) - 1 AS pid, *
 FROM (
     SELECT DISTINCT * FROM (
         SELECT rn.node,
                r.id_norm IS NULL AS unresolved,
-               CASE
-                   WHEN r.id_norm IS NOT NULL THEN substr(r.id_norm, 1, 17)
-                   WHEN r.id_kind = 'bad_check' AND length(r.id_evidence) = 17 THEN r.id_evidence
-               END AS id17,
-               CASE
-                   WHEN r.id_norm IS NULL AND r.id_kind = 'truncated' AND length(r.id_evidence) >= 6
-                   THEN r.id_evidence
-               END AS id_prefix,
-               r.name_norm, r.name_key, r.name_pinyin, r.surname_pinyin,
-               coalesce(r.name_wildcard, false) AS name_wildcard,
-               coalesce(
-                   r.id_birth_date,
-                   CASE WHEN r.id_kind = 'bad_check'
-                        THEN try_strptime(substr(r.id_evidence, 7, 8), '%Y%m%d')::DATE END
-               ) AS birth,
-               coalesce(r.sex, r.id_sex) AS sex,
-               r.district, nullif(trim(r.street), '') AS street, nullif(trim(r.community), '') AS community,
-               CASE WHEN r.source = 'medical' THEN r.diagnosis END AS diagnosis
+               {row_profile("r")}
         FROM res_rows r JOIN res_row_nodes rn USING (rid)
         UNION ALL
         SELECT n.node, false, substr(a.id_number, 1, 17), NULL,
                a.name, a.name_key, a.name_pinyin, a.surname_pinyin,
                coalesce(a.name_key LIKE '%?%', false), a.birth_date, a.sex, a.district, NULL, NULL, NULL
-        FROM res_anchors a JOIN res_nodes n USING (node_key)
+        FROM res_anchors a JOIN res_nodes n USING (node_key){more}
     )
 )
 """
+
+
+PROFILES = profiles_sql()
 
 # Term frequencies of names: the share of nodes (persons by valid ID, earlier persons, rows without
 # a valid ID) carrying the value, so that one person's many records do not make a name common; the
@@ -255,10 +286,7 @@ FULL OUTER JOIN kept_anchors a USING (person_id)
 
 PERSONS = """
 WITH row_people AS (
-    SELECT c.person_id, r.*,
-           coalesce(r.id_birth_date,
-                    CASE WHEN r.id_kind = 'bad_check'
-                         THEN try_strptime(substr(r.id_evidence, 7, 8), '%Y%m%d')::DATE END) AS birth
+    SELECT c.person_id, r.*, """ + row_birth("r") + """ AS birth
     FROM res_rows r
     JOIN res_row_nodes rn USING (rid)
     JOIN res_labels l USING (node)
@@ -409,19 +437,27 @@ N_NODES = "SELECT count(*) FROM res_nodes"
 # household of an earlier quarter in the published index); rid is the row it comes from (NULL: the
 # node's); other_relation: `other` is listed with another relation to the head than the row, or is
 # the row's guardian (certainly another person).
-CONTEXT = """
+def context_sql(more_households: str = "", more_guardians: str = "", paired_only: bool = False) -> str:
+    """res_ctx (see CONTEXT) from res_rows; `more_households` / `more_guardians`: further branches
+    of the `hh` (rid, node, relation, via) and `guardian` (rid, student, guardian, via) lists;
+    `paired_only`: only the context of the nodes in res_paired_nodes (what PAIR_HOUSEHOLD reads)."""
+
+    def only(node: str) -> str:
+        return f"\nWHERE {node} IN (SELECT node FROM res_paired_nodes)" if paired_only else ""
+
+    return f"""
 CREATE OR REPLACE TEMP TABLE res_ctx AS
 WITH hh AS (
     SELECT r.rid, rn.node, r.relation, r.quarter || ':' || r.source || ':' || r.household_id AS via
     FROM res_rows r JOIN res_row_nodes rn USING (rid)
-    WHERE r.household_id IS NOT NULL
+    WHERE r.household_id IS NOT NULL{more_households}
 ),
 guardian AS (
     SELECT r.rid, rn.node AS student, n.node AS guardian, 'G:' || r.rid AS via
     FROM res_rows r
     JOIN res_row_nodes rn USING (rid)
     JOIN res_nodes n ON n.node_key = 'I:' || r.guardian_id_norm
-    WHERE r.guardian_id_norm IS NOT NULL AND n.node <> rn.node
+    WHERE r.guardian_id_norm IS NOT NULL AND n.node <> rn.node{more_guardians}
 ),
 earlier AS (
     SELECT h.quarter || ':' || h.household_key AS via, n.node
@@ -434,17 +470,20 @@ SELECT a.rid, a.node, b.node AS other, a.via,
        coalesce(a.relation <> b.relation, false) AS other_relation
 FROM hh a
 JOIN hh b ON b.via = a.via AND b.node <> a.node
-JOIN res_nodes n ON n.node = b.node AND n.valid
+JOIN res_nodes n ON n.node = b.node AND n.valid{only("a.node")}
 UNION
-SELECT rid, student, guardian, via, true FROM guardian
+SELECT rid, student, guardian, via, true FROM guardian{only("student")}
 UNION
-SELECT NULL, g.guardian, g.student, g.via, true FROM guardian g JOIN res_nodes n ON n.node = g.student AND n.valid
+SELECT NULL, g.guardian, g.student, g.via, true FROM guardian g JOIN res_nodes n ON n.node = g.student AND n.valid{only("g.guardian")}
 UNION
 SELECT NULL, a.node, b.node, a.via, false
 FROM earlier a
 JOIN earlier b ON b.via = a.via AND b.node <> a.node
-JOIN res_nodes n ON n.node = b.node AND n.valid
+JOIN res_nodes n ON n.node = b.node AND n.valid{only("a.node")}
 """
+
+
+CONTEXT = context_sql()
 
 # The household comparison's inputs per node pair of res_node_pairs(node_l, node_r), kept only for
 # the pairs where both sides have a context (elsewhere the comparison is null).

@@ -24,7 +24,7 @@ from matchers import contract, ids
 from matchers.resolution.spec import METHOD_REVIEW
 from matchers.rules import scope
 from matchers.rules.config import SETTING_NAMES, RuleConfig, load_config
-from matchers.warehouse import publish_difference, transaction
+from matchers.warehouse import execute_script, publish_difference, transaction
 
 SQL_DIR = Path(__file__).parent / "sql"
 CONTEXT_SQL = "00_context.sql"
@@ -203,16 +203,6 @@ def _check_sources(params: dict[str, object]) -> None:
             raise AssertionError(f"{key}={value!r} is not a contract source")
 
 
-def _run_sql(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, object]) -> None:
-    """Execute each statement of `sql`, binding only the parameters it names."""
-    for statement in duckdb.extract_statements(sql):
-        names = statement.named_parameters
-        missing = names - params.keys()
-        if missing:
-            raise KeyError(f"rule SQL uses unknown parameters: {sorted(missing)}")
-        con.execute(statement, {k: params[k] for k in names})
-
-
 _HITS_DDL = """
 CREATE OR REPLACE TEMP TABLE r_hits (
     rule_code     VARCHAR,
@@ -343,7 +333,7 @@ def compute_flags(
         scope.create_empty_scope(con)
     params = rule_parameters(quarter, prev, scoped)
     _check_sources(params)
-    _run_sql(con, (SQL_DIR / CONTEXT_SQL).read_text(encoding="utf-8"), params)
+    execute_script(con, (SQL_DIR / CONTEXT_SQL).read_text(encoding="utf-8"), params)
     _thresholds_table(con, config)
     con.execute(_HITS_DDL)
     skipped: dict[str, str] = {}
@@ -352,10 +342,10 @@ def compute_flags(
             skipped[rule.code] = f"{quarter} 之前没有上一季度的数据,{rule.code} {rule.title} 本次不比对"
             continue
         try:
-            _run_sql(con, f"INSERT INTO r_hits BY NAME SELECT * FROM (\n{rule.sql()}\n)", params)
+            execute_script(con, f"INSERT INTO r_hits BY NAME SELECT * FROM (\n{rule.sql()}\n)", params)
         except duckdb.Error as exc:
             raise RuntimeError(f"rule {rule.code} ({rule.sql_file}) failed: {exc}") from exc
-    _run_sql(con, _FINAL_SQL, params)
+    execute_script(con, _FINAL_SQL, params)
     return prev, skipped
 
 
@@ -393,7 +383,7 @@ def run_rules(
     decision = scope.decide(con, quarter, config.sha256, prev, force_full)
     prev, skipped = compute_flags(con, quarter, config, scoped=decision.scoped, prev=prev)
     if decision.scoped:
-        _run_sql(con, _MERGE_SQL, rule_parameters(quarter, prev))
+        execute_script(con, _MERGE_SQL, rule_parameters(quarter, prev))
     basis = decision.basis or scope.work_basis(con, quarter, config.sha256, prev)
     basis.flags = scope.flags_digest(con, "r_flags")
     counts = dict.fromkeys(RULE_CODES, 0)

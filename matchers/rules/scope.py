@@ -55,25 +55,13 @@ def rules_sha256() -> str:
     return h.hexdigest()
 
 
-def row_hash(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...] | None = None) -> str:
-    """SQL for a hash of a whole row of `table` (every column in the table's order, or `columns`)."""
-    return f"hash({', '.join(columns)})" if columns else warehouse.row_hash(con, table)
+row_hash = warehouse.row_hash
+table_digest = warehouse.table_digest
+source_digests = warehouse.source_digests
 
 
 def _digest(n: int, s: int | None) -> str:
     return f"{n}:{s or 0}"
-
-
-source_digests = warehouse.source_digests
-
-
-def table_digest(con: duckdb.DuckDBPyConnection, table: str, quarter: str | None = None,
-                 columns: tuple[str, ...] | None = None) -> str:
-    where, params = ("WHERE quarter = ?", [quarter]) if quarter is not None else ("", [])
-    n, s = con.execute(
-        f"SELECT count(*), sum({row_hash(con, table, columns)}) FROM {table} {where}", params
-    ).fetchall()[0]
-    return _digest(n, s)
 
 
 def previous_digest(con: duckdb.DuckDBPyConnection, prev_quarter: str | None) -> str:
@@ -255,54 +243,34 @@ def _mark_touched(con: duckdb.DuckDBPyConnection, quarter: str, changed_sources:
     r_changed_members: membership rows that differ; r_touched: the persons of either, and the
     persons whose index entry differs. Returns the number of source keys that differ."""
     h_work, h_pub = row_hash(con, "work_source_records"), row_hash(con, "source_records")
+    row_cols = "source, source_file, source_row, person_id, household_id"
     con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE r_changed_rows AS
-        SELECT source, source_file, source_row, person_id, household_id
-        FROM (
-            SELECT source, source_file, source_row, person_id, household_id, {h_work} AS h, 1 AS side
-            FROM work_source_records WHERE quarter = $quarter AND list_contains($sources::VARCHAR[], source)
-            UNION ALL
-            SELECT source, source_file, source_row, person_id, household_id, {h_pub} AS h, -1 AS side
-            FROM source_records WHERE quarter = $quarter AND list_contains($sources::VARCHAR[], source)
-        )
-        GROUP BY source, source_file, source_row, person_id, household_id, h
-        HAVING sum(side) <> 0  -- a row one side holds more often than the other
-        """,
+        "CREATE OR REPLACE TEMP TABLE r_changed_rows AS "
+        + warehouse.differing_sql(
+            "work_source_records", "source_records", row_cols, row_cols, h_work, h_pub,
+            "WHERE quarter = $quarter AND list_contains($sources::VARCHAR[], source)",
+        ),
         {"quarter": quarter, "sources": changed_sources},
     )
     if members_changed:
         hm_work, hm_pub = row_hash(con, "work_household_members"), row_hash(con, "household_members")
         con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE r_changed_members AS
-            SELECT household_key, person_id
-            FROM (
-                SELECT household_key, person_id, {hm_work} AS h, 1 AS side FROM work_household_members WHERE quarter = $quarter
-                UNION ALL
-                SELECT household_key, person_id, {hm_pub} AS h, -1 AS side FROM household_members WHERE quarter = $quarter
-            )
-            GROUP BY household_key, person_id, h
-            HAVING sum(side) <> 0
-            """,
+            "CREATE OR REPLACE TEMP TABLE r_changed_members AS "
+            + warehouse.differing_sql(
+                "work_household_members", "household_members", "household_key, person_id", "household_key, person_id",
+                hm_work, hm_pub, "WHERE quarter = $quarter",
+            ),
             {"quarter": quarter},
         )
     else:
         con.execute("CREATE OR REPLACE TEMP TABLE r_changed_members (household_key VARCHAR, person_id VARCHAR)")
     if persons_changed:
         con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE r_changed_persons AS
-            SELECT DISTINCT person_id FROM (
-                SELECT person_id, h FROM (
-                    SELECT person_id, {row_hash(con, 'work_persons')} AS h, 1 AS side FROM work_persons
-                    UNION ALL
-                    SELECT person_id, {row_hash(con, 'persons')} AS h, -1 AS side FROM persons
-                )
-                GROUP BY person_id, h
-                HAVING sum(side) <> 0
+            "CREATE OR REPLACE TEMP TABLE r_changed_persons AS "
+            + warehouse.differing_sql(
+                "work_persons", "persons", "person_id", "person_id",
+                row_hash(con, "work_persons"), row_hash(con, "persons"),
             )
-            """
         )
     else:
         con.execute("CREATE OR REPLACE TEMP TABLE r_changed_persons (person_id VARCHAR)")
