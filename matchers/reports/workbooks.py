@@ -379,7 +379,7 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
     deadline = report_deadline(quarter)
     headers = [h for h, _ in COLUMNS]
     col = {h: i for i, h in enumerate(headers)}
-    spliced: dict[int, pl.DataFrame | None] = {}  # sheet number → its data rows after the first
+    spliced: dict[int, pl.DataFrame] = {}  # sheet number (1-based) → its data rows after the first
 
     # The texts of every row once for the district (rows are in workbook order), one String
     # column per sheet column (the input columns empty); each sheet takes its family's rows in that
@@ -392,7 +392,7 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
         },
         schema={"family": pl.String, **{h: pl.String for h in headers if h != COL_SEQ}},
     )
-    for family, family_name in FAMILIES.items():
+    for sheet, (family, family_name) in enumerate(FAMILIES.items(), start=1):
         ws = wb.add_worksheet(family_name)
         part = (
             texts.filter(pl.col("family") == family)
@@ -415,7 +415,8 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
                 ws.write_string(HEADER_ROW + 1, col[h], first[h], cell_fmt)
             for h in INPUT_COLUMNS:
                 ws.write_blank(HEADER_ROW + 1, col[h], None, input_fmt)
-        spliced[len(spliced) + 1] = part.slice(1) if part.height > 1 else None
+        if part.height > 1:
+            spliced[sheet] = part.slice(1)
         last = HEADER_ROW + max(part.height, 1)
         ws.freeze_panes(HEADER_ROW + 1, 0)
         ws.autofilter(HEADER_ROW, 0, last, len(COLUMNS) - 1)
@@ -449,14 +450,13 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
         info.write_string(i, 1, v, cell_fmt)
     wb.close()
     styles = [input_fmt.xf_index if h in INPUT_COLUMNS else cell_fmt.xf_index for h in headers]
-    first = HEADER_ROW + 2  # 0-based sheet row of the second data row
+    second = HEADER_ROW + 2  # 0-based sheet row of the second data row
     last_col = xl_col_to_name(len(headers) - 1)
     return sheet_xml.splice_rows(
         buf.getvalue(),
         {
-            sheet: (sheet_xml.rows_xml(rest, first, styles), f"A1:{last_col}{first + rest.height}")
+            sheet: (sheet_xml.rows_xml(rest, second, styles), f"A1:{last_col}{second + rest.height}")
             for sheet, rest in spliced.items()
-            if rest is not None
         },
     )
 
