@@ -311,22 +311,28 @@ def test_a_removed_row_leaves_the_quarter_and_nothing_is_resolved(con):
     assert _table(con, "source_records") == _table(con, "work_source_records")
 
 
-def test_an_unchanged_idless_row_stays_with_its_person_when_a_changed_row_gains_its_valid_id(con):
-    """Documented difference from a full run: a row that now carries a valid ID goes to that ID's
-    person, and an unchanged row without an ID keeps the person it was published with, even where
-    a full run would now link it to the changed row's ID."""
-    qian = valid_id("420117", "1968-02-14", "062")
+def _published_with_idless_qian(con, **medical):
+    """The base rows plus a medical row of 钱玉梅 without an ID, who is also housing row 4 (same
+    birth date and sex): resolved and published. Returns (rows, birth date, published persons)."""
     born = dt.date(1968, 2, 14)
-    extra = [row("medical", 2, "钱玉梅", id_kind="none", district="新洲区", id_birth_date=born, sex="女",
-                 diagnosis="糖尿病")]
-    rows = base_rows() + extra
+    rows = base_rows() + [
+        row("medical", 2, "钱玉梅", id_kind="none", district="新洲区", id_birth_date=born, sex="女", **medical)
+    ]
     for r in rows:
         if r["source"] == "housing" and r["source_row"] == 4:
             r.update(id_birth_date=born, sex="女")
     load(con, rows)
     run(con)
     warehouse.publish_quarter(con, Q)
-    before = assigned(con, "source_records")
+    return rows, born, assigned(con, "source_records")
+
+
+def test_an_unchanged_idless_row_stays_with_its_person_when_a_changed_row_gains_its_valid_id(con):
+    """Documented difference from a full run: a row that now carries a valid ID goes to that ID's
+    person, and an unchanged row without an ID keeps the person it was published with, even where
+    a full run would now link it to the changed row's ID."""
+    qian = valid_id("420117", "1968-02-14", "062")
+    rows, born, before = _published_with_idless_qian(con, diagnosis="糖尿病")
     assert before[("medical", 2)] == before[("housing", 4)]  # one person without an ID
     for r in rows:
         if r["source"] == "housing" and r["source_row"] == 4:
@@ -373,15 +379,7 @@ def test_a_row_inserted_mid_file_changes_the_rows_after_it(con):
 def test_a_new_idless_row_joins_the_person_of_kept_idless_rows(con):
     """The kept rows without an ID a changed row is blocked with take part (their own nodes, tied to
     their published person): a new row like them joins that person, as in a full run."""
-    born = dt.date(1968, 2, 14)
-    rows = base_rows() + [row("medical", 2, "钱玉梅", id_kind="none", district="新洲区", id_birth_date=born, sex="女")]
-    for r in rows:
-        if r["source"] == "housing" and r["source_row"] == 4:
-            r.update(id_birth_date=born, sex="女")
-    load(con, rows)
-    run(con)
-    warehouse.publish_quarter(con, Q)
-    before = assigned(con, "source_records")
+    rows, born, before = _published_with_idless_qian(con)
     qian = before[("housing", 4)]
     assert before[("medical", 2)] == qian
     rows.append(row("housing", 5, "钱玉梅", id_kind="none", district="新洲区", id_birth_date=born, sex="女"))
