@@ -6,7 +6,8 @@ from assets.partitions import quarter_partitions
 from assets.resources import WarehouseResource
 from matchers import warehouse as wh
 from matchers.rules.config import RuleConfigError, load_config
-from matchers.rules.engine import RULES, RULES_BY_CODE, contains_full_id, preview_markdown, run_rules
+from matchers.privacy import contains_full_id
+from matchers.rules.engine import RULES, RULES_BY_CODE, preview_markdown, run_rules
 from matchers.rules.scope import MODE_SCOPED
 
 

@@ -1,7 +1,6 @@
 """Resolution: every accepted row of the quarter to a person (`source_records`), and the explicit
 retraining of the person-matching model (job `retrain_person_model`)."""
 
-import re
 from pathlib import Path
 
 from dagster import (
@@ -20,13 +19,12 @@ from dagster import (
 from assets.partitions import quarter_partitions
 from assets.resources import WarehouseResource
 from matchers.contract import SOURCES
-from matchers.ids import mask_id
+from matchers.privacy import mask_id, mask_ids_in_text
 from matchers.resolution import model_path, spec, train_model
 from matchers.resolution.incremental import resolve_with_refresh
 from matchers.resolution.person_ids import load_or_create_key
 
 EXTRACT_ASSET_KEYS = [AssetKey(f"extract_{source}") for source in SOURCES]
-_FULL_ID = re.compile(r"\d{17}[\dXx]")
 
 
 def _review_preview(con, quarter: str, limit: int = 10) -> str:
@@ -44,7 +42,7 @@ def _review_preview(con, quarter: str, limit: int = 10) -> str:
     for source, n, name, id_text, why in rows:
         lines.append(f"| {source} | {n} | {name or ''} | {mask_id(id_text)} | {why or ''} |")
     text = "\n".join(lines)
-    return _FULL_ID.sub(lambda m: mask_id(m.group(0)), text)
+    return mask_ids_in_text(text)
 
 
 class ResolutionConfig(Config):

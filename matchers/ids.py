@@ -149,20 +149,6 @@ def is_valid_id(s: str | None) -> bool:
     return check_char(s[:17]) == s[17] and _birth_date(s[6:14]) is not None
 
 
-def mask_id(s: object) -> str:
-    """An ID for display: first 4 and last 4 characters kept, everything between as `*`.
-
-    `420106199001011234` → `4201**********1234`. None → ''; 8 characters or fewer are fully masked,
-    so a short fragment is never shown whole.
-    """
-    if s is None:
-        return ""
-    text = str(s)
-    if len(text) <= 8:
-        return "*" * len(text)
-    return text[:4] + "*" * (len(text) - 8) + text[-4:]
-
-
 def has_usable_id(id_kind: str | None) -> bool:
     """RULES.md: False when the row has no usable ID (missing, truncated, J/L only, unrecognised)."""
     return id_kind is not None and id_kind not in NO_USABLE_ID_KINDS

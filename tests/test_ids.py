@@ -35,7 +35,6 @@ from matchers.ids import (
     check_char,
     has_usable_id,
     is_valid_id,
-    mask_id,
     normalise_id,
     normalise_id_column,
 )
@@ -94,13 +93,6 @@ def test_birth_date_must_be_real_not_future_not_before_1890():
     feb30 = "42010619900230001"
     assert not is_valid_id(feb30 + check_char(feb30))
     assert is_valid_id(make_id("420106", date(1890, 1, 1), 1))
-
-
-def test_mask_id_keeps_first_and_last_four():
-    assert mask_id("42010619900101123X") == "4201**********123X"
-    assert mask_id(None) == ""
-    assert mask_id("4201") == "****"
-    assert mask_id("420106900101123") == "4201*******1123"
 
 
 @pytest.mark.parametrize(

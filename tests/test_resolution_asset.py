@@ -7,7 +7,8 @@ import re
 
 from dagster import DagsterInstance, materialize
 
-from assets.resolution import mask_id, retrain_person_model, source_records
+from assets.resolution import retrain_person_model, source_records
+from matchers.privacy import mask_id
 from assets.resources import WarehouseResource
 from matchers import warehouse
 from tests.test_resolution import A_ID, background, load, row

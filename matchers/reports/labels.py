@@ -1,15 +1,13 @@
 """Names officers read in the workbooks and reports: rule names, families, review decisions.
 
 Rule codes, names, families and the review decisions come from `matchers.rules.engine` (the rules
-engineer's single definition); ID masking from `matchers.ids`. This is the one place the reports
+engineer's single definition); ID masking from `matchers.privacy`. This is the one place the reports
 package takes them from.
 """
 
 from __future__ import annotations
 
-import re
-
-from matchers.ids import mask_id
+from matchers.privacy import mask_id, mask_ids_in_text
 from matchers.rules.engine import FAMILIES as RULE_FAMILIES
 from matchers.rules.engine import PENDING_REVIEW, REVIEW_DECISIONS, RULES
 
@@ -38,15 +36,3 @@ COVERAGE_TARGET = 1.0
 EXPENDITURE_POVERTY_TARGET = 0.10
 # Districts report by this day of the quarter's last month.
 REPORT_DEADLINE_DAY = 12
-
-
-# A run of 15 or more digits (last may be X): a resident ID, its 15-digit form, or a disability
-# certificate / student number that carries one.
-UNMASKED_ID = re.compile(r"(?<![0-9])[0-9]{14,}[0-9Xx](?![0-9])")
-
-
-def mask_ids_in_text(text: object) -> str:
-    """Defence in depth: mask any full ID that slipped into free text (reasons, notes)."""
-    if text is None:
-        return ""
-    return UNMASKED_ID.sub(lambda m: mask_id(m.group(0)), str(text))

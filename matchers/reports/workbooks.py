@@ -31,6 +31,7 @@ from xlsxwriter.utility import xl_col_to_name
 
 from matchers.contract import SOURCE_LABELS
 from matchers.extract_reader import file_sha256
+from matchers.privacy import mask_id, mask_ids_in_text, mask_ids_series
 from matchers.warehouse import transaction
 
 from . import labels, sheet_xml
@@ -51,8 +52,6 @@ from .labels import (
     PENDING,
     RULE_NAMES,
     UNASSIGNED_DISTRICT,
-    mask_id,
-    mask_ids_in_text,
     rule_family,
     rule_label,
 )
@@ -253,9 +252,6 @@ _PLAIN_EVIDENCE = "".join((
     _JSON_WS, r"\]", _JSON_WS, r"\z",
 ))
 _EVIDENCE_DTYPE = pl.List(pl.Struct({"source": pl.String, "source_file": pl.String, "source_row": pl.Int64}))
-# mask_ids_in_text changes only a text holding 14 digits then a digit or X (the shortest text its
-# pattern matches); any other text it returns as it is.
-_MAYBE_ID = r"[0-9]{14}[0-9Xx]"
 
 
 def _evidence_item_text() -> pl.Expr:
@@ -289,13 +285,6 @@ def _patched(texts: pl.Series, at: pl.Series, func) -> pl.Series:
     return texts.scatter(idx, [func(i) for i in idx.to_list()]) if idx.len() else texts
 
 
-def _masked_texts(texts: pl.Series) -> pl.Series:
-    """mask_ids_in_text of each text (none is null): only the texts that may hold an ID are run
-    through the regex."""
-    maybe = texts.str.contains(_MAYBE_ID)
-    return _patched(texts, maybe, lambda i: mask_ids_in_text(texts[i])) if maybe.any() else texts
-
-
 def _evidence_texts(evidence: pl.Series) -> pl.Series:
     """_evidence_text of every value, column by column."""
     if not _is_text(evidence):
@@ -306,8 +295,7 @@ def _evidence_texts(evidence: pl.Series) -> pl.Series:
         pl.when(plain).then(evidence).str.json_decode(_EVIDENCE_DTYPE)
         .list.eval(_evidence_item_text()).list.join(";").fill_null("")
     ).to_series()
-    maybe = plain & texts.str.contains(_MAYBE_ID)
-    texts = _patched(texts, maybe, lambda i: mask_ids_in_text(texts[i]))
+    texts = mask_ids_series(texts)
     # a rare shape, or NULL/empty: the per-row function (which masks its text itself)
     return _patched(texts, ~plain, lambda i: _evidence_text(evidence[i]))
 
@@ -349,7 +337,7 @@ def _sheet_values(part: pl.DataFrame) -> list[pl.Series]:
     else:
         names = _texts([str(rule_label(v)) for v in c("rule_code").to_list()])
     if _is_text(c("reason")):
-        reasons = _masked_texts(c("reason").cast(pl.String).fill_null(""))
+        reasons = mask_ids_series(c("reason").cast(pl.String).fill_null(""))
     else:
         reasons = _texts([mask_ids_in_text(v) for v in c("reason").to_list()])
     return [

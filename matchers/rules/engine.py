@@ -13,14 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from matchers import contract, ids
+from matchers import contract, ids, privacy
 from matchers.resolution.spec import METHOD_REVIEW
 from matchers.rules import scope
 from matchers.rules.config import SETTING_NAMES, RuleConfig, load_config
@@ -133,11 +132,6 @@ def flag_id(rule_code: str, person_id: str, household_key: str | None) -> str:
 _HEX_AS_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
 
 
-def mask_id(id_number: str | None) -> str:
-    """4201**********123X: first 4 and last 4 characters of an 18-digit ID."""
-    if not id_number or len(id_number) != 18:
-        return "无有效身份证号"
-    return ids.mask_id(id_number)
 
 
 def previous_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> str | None:
@@ -333,6 +327,7 @@ def compute_flags(
         scope.create_empty_scope(con)
     params = rule_parameters(quarter, prev, scoped)
     _check_sources(params)
+    privacy.install_sql_macros(con)
     execute_script(con, (SQL_DIR / CONTEXT_SQL).read_text(encoding="utf-8"), params)
     _thresholds_table(con, config)
     con.execute(_HITS_DDL)
@@ -472,9 +467,3 @@ def preview_markdown(con: duckdb.DuckDBPyConnection, quarter: str, limit: int = 
     return "\n".join(lines)
 
 
-_FULL_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-
-
-def contains_full_id(text: str) -> bool:
-    """True when `text` shows an unmasked 18-digit ID (a guard for metadata and reasons)."""
-    return bool(_FULL_ID.search(text))
