@@ -141,7 +141,12 @@ PROFILES = profiles_sql()
 # a valid ID) carrying the value, so that one person's many records do not make a name common; the
 # row's own node is not counted (a name nobody else carries is as rare as it gets).
 # Run once and read as a stream of Arrow record batches (the joins are built once, not per batch).
-PAIR_ATTRIBUTES = """
+def pair_attributes(pairs: str = "res_pairs") -> str:
+    """The attributes query over the candidate pairs of table `pairs` (training reads a sample)."""
+    return _PAIR_ATTRIBUTES.format(pairs=pairs)
+
+
+_PAIR_ATTRIBUTES = """
 WITH n AS (SELECT count(DISTINCT node)::DOUBLE AS total FROM res_profiles),
 tf_key AS (
     SELECT name_key, greatest(count(DISTINCT node) - 1, 1) / any_value(n.total) AS tf
@@ -164,7 +169,7 @@ SELECT p.pid_l, p.pid_r, l.node AS node_l, r.node AS node_r,
        ml.meds AS meds_l, mr.meds AS meds_r,
        h.hh_context, h.hh_related, h.hh_same_roll, h.hh_shared,
        tk.tf AS tf_name_key, tp.tf AS tf_name_pinyin
-FROM res_pairs p
+FROM {pairs} p
 JOIN res_profiles l ON l.pid = p.pid_l
 JOIN res_profiles r ON r.pid = p.pid_r
 LEFT JOIN res_pair_household h ON h.node_l = l.node AND h.node_r = r.node
@@ -175,6 +180,8 @@ LEFT JOIN res_node_meds mr ON mr.node = r.node
 LEFT JOIN tf_key tk ON tk.name_key = l.name_key
 LEFT JOIN tf_pinyin tp ON tp.name_pinyin = l.name_pinyin
 """
+
+PAIR_ATTRIBUTES = pair_attributes()
 
 PROFILE_TABLE = """
 SELECT pid, node, id17, id_prefix, name_norm, name_key, name_pinyin, birth, sex, district, street, community,
