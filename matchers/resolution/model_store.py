@@ -24,7 +24,7 @@ def store(con: duckdb.DuckDBPyConnection, quarter: str, estimate: Estimate) -> s
         con.execute(f"DELETE FROM {table} WHERE quarter = $quarter AND model_sha256 = $sha", p)
     con.execute(
         "INSERT INTO match_models VALUES ($quarter, $sha, $fallback, $reason, $evidence, $json, $at)",
-        {**p, "fallback": estimate.fallback, "reason": "; ".join(estimate.reasons) or None,
+        {**p, "fallback": estimate.fallback, "reason": "; ".join(estimate.reasons) if estimate.fallback else None,
          "evidence": json.dumps(estimate.evidence, ensure_ascii=False), "json": model.to_json(),
          "at": dt.datetime.now()},
     )

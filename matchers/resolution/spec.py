@@ -252,6 +252,11 @@ EM_SAMPLE_PAIRS = 300_000  # candidate pairs (a hash-ordered sample) EM runs on:
 # comparison holds to separate its levels' m.
 MIN_LABELLED_PAIRS_DEFAULT = 200
 MIN_LABELLED_PAIRS = {"address": 50, "diagnosis": 30, "household": 30}
+# Comparisons every candidate pair is scored on: too few known-match pairs for one of these and
+# the whole quarter falls back to the shipped model. Any other comparison with too few (a quarter
+# whose rolls give no street, no settlement, no household) borrows that comparison's m and u from
+# the shipped model: it applies to few pairs, and those are scored as the shipped model scores them.
+CORE_COMPARISONS = ("name", "birth", "district")
 MIN_RANDOM_PAIRS = 20_000
 MIN_EM_PAIRS = 30
 # "Implausible": a level of full agreement (listed here) whose m is below its u says agreement is

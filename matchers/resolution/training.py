@@ -34,13 +34,17 @@ class Estimate:
 
     model: Model
     fallback: bool
-    reasons: list[str] = field(default_factory=list)  # Chinese, one per failed check
+    reasons: list[str] = field(default_factory=list)  # Chinese: why the fallback, or what was borrowed
     evidence: dict = field(default_factory=dict)
 
     @property
     def message(self) -> str:
+        if self.evidence.get("given"):
+            return "使用指定的人员匹配模型(不按本季度数据估计)"
         if not self.fallback:
-            return "人员匹配模型按本季度数据估计(m 取自身份证号一致的记录对, u 取自随机记录对)"
+            return "人员匹配模型按本季度数据估计(m 取自身份证号一致的记录对, u 取自随机记录对)" + "".join(
+                f";{r}" for r in self.reasons
+            )
         return "本季度数据不足以估计人员匹配模型, 改用随程序提供的默认模型: " + ";".join(self.reasons)
 
 
@@ -154,22 +158,42 @@ def quarter_model(con: duckdb.DuckDBPyConnection, quarter: str, fallback: Model)
     if reasons:
         return Estimate(fallback, True, reasons, evidence)
     model = train(cand, rand, lab, matches_per_record(con), {"quarters": [quarter], "rows": int(rows)})
-    evidence.update(em_iterations=model.trained_on["em_iterations"], em_converged=model.trained_on["em_converged"])
+    thin = thin_comparisons(evidence)
+    model = borrow(model, fallback, thin)
+    evidence.update(em_iterations=model.trained_on["em_iterations"], em_converged=model.trained_on["em_converged"],
+                    borrowed_from_fallback=thin)
     reasons = implausibilities(model, fallback)
     if reasons:
         return Estimate(fallback, True, reasons, evidence)
+    notes = ["以下比较项本季度可比的记录对太少, 沿用默认模型的权重:" + _thin_text(evidence, thin)] if thin else []
     # as kept in the warehouse (rounded in its JSON): a refresh reading it back scores the same
-    return Estimate(Model.from_json(model.to_json()), False, [], evidence)
+    return Estimate(Model.from_json(model.to_json()), False, notes, evidence)
+
+
+def thin_comparisons(evidence: dict) -> list[str]:
+    """The comparisons of M_FROM_LABELLED with fewer known-match pairs than spec.MIN_LABELLED_PAIRS."""
+    return [
+        key for key, n in evidence["labelled_pairs_per_comparison"].items()
+        if n < spec.MIN_LABELLED_PAIRS.get(key, spec.MIN_LABELLED_PAIRS_DEFAULT)
+    ]
+
+
+def _thin_text(evidence: dict, keys: list[str]) -> str:
+    labels = {c.key: c.label for c in spec.COMPARISONS}
+    return "、".join(
+        f"「{labels[k]}」{evidence['labelled_pairs_per_comparison'][k]} 对"
+        f"(至少需要 {spec.MIN_LABELLED_PAIRS.get(k, spec.MIN_LABELLED_PAIRS_DEFAULT)} 对)"
+        for k in keys
+    )
 
 
 def evidence_shortfalls(evidence: dict) -> list[str]:
-    """What the quarter lacks to estimate its own model (spec.MIN_*), in Chinese."""
+    """What the quarter lacks to estimate its own model (spec.MIN_*), in Chinese: a core comparison
+    with too few known-match pairs, too few random pairs, too few candidates for EM."""
     out = []
-    labels = {c.key: c.label for c in spec.COMPARISONS}
-    for key, n in evidence["labelled_pairs_per_comparison"].items():
-        need = spec.MIN_LABELLED_PAIRS.get(key, spec.MIN_LABELLED_PAIRS_DEFAULT)
-        if n < need:
-            out.append(f"比较项「{labels[key]}」只有 {n} 对身份证号一致的记录可比(至少需要 {need} 对)")
+    core = [k for k in thin_comparisons(evidence) if k in spec.CORE_COMPARISONS]
+    if core:
+        out.append("身份证号一致的记录对中可比的对数不足:" + _thin_text(evidence, core))
     if evidence.get("random_pairs", spec.MIN_RANDOM_PAIRS) < spec.MIN_RANDOM_PAIRS:
         out.append(f"随机记录对只有 {evidence['random_pairs']} 对(至少需要 {spec.MIN_RANDOM_PAIRS} 对)")
     if evidence["candidate_pairs_with_id_level"] < spec.MIN_EM_PAIRS:
@@ -178,6 +202,13 @@ def evidence_shortfalls(evidence: dict) -> list[str]:
             f"(估计身份证号比较项至少需要 {spec.MIN_EM_PAIRS} 对)"
         )
     return out
+
+
+def borrow(model: Model, shipped: Model, keys: list[str]) -> Model:
+    """`model` with the m and u of comparisons `keys` taken from the shipped model."""
+    m = {k: (shipped.m[k] if k in keys else v) for k, v in model.m.items()}
+    u = {k: (shipped.u[k] if k in keys else v) for k, v in model.u.items()}
+    return Model(model.matches_per_record, m, u, model.version, dict(model.trained_on, borrowed=keys))
 
 
 def implausibilities(model: Model, shipped: Model) -> list[str]:
