@@ -658,12 +658,20 @@ _TEMP_TABLES = (
 
 # The rows sql_text.HOUSEHOLD_MEMBERS reads: the rolls' and the students' rows, and the rows whose
 # valid ID is a student's guardian's (they name the guardian's person). When no changed or removed
-# row is a roll's or a student's, and every guardian ID a changed or removed row carries is held by
-# the same persons before and after, the quarter's household members are the published ones.
+# row is a roll's or a student's, every guardian ID a changed or removed row carries is held by
+# the same persons before and after, and no published guardian lacks a valid ID (those are scored
+# against every person of the quarter: any row may add a namesake or move the name's frequency),
+# the quarter's household members are the published ones.
 HOUSEHOLD_INPUTS_CHANGED = """
 WITH guardians AS (
     SELECT DISTINCT guardian_id_norm AS id FROM source_records
     WHERE quarter = $quarter AND source = 'education' AND guardian_id_norm IS NOT NULL
+),
+idless_guardians AS (  -- resolved against every person of the quarter: any changed row may move them
+    SELECT 1 FROM source_records
+    WHERE quarter = $quarter AND source = 'education' AND guardian_id_norm IS NULL
+      AND guardian_name_norm IS NOT NULL
+    LIMIT 1
 ),
 moved_ids AS (
     SELECT id_norm AS id FROM res_rows WHERE id_norm IN (SELECT id FROM guardians)
@@ -681,20 +689,22 @@ after AS (
     SELECT DISTINCT id_norm, person_id FROM res_out WHERE id_norm IN (SELECT id FROM moved_ids)
 )
 SELECT (SELECT count(*) FROM res_rows WHERE source IN ('assistance', 'poverty', 'education'))
+     + (SELECT count(*) FROM res_rows) * (SELECT count(*) FROM idless_guardians)
+     + (SELECT count(*) FROM res_dropped_rows) * (SELECT count(*) FROM idless_guardians)
      + (SELECT count(*) FROM res_dropped_rows WHERE source IN ('assistance', 'poverty', 'education'))
      + (SELECT count(*) FROM (SELECT * FROM before EXCEPT SELECT * FROM after))
      + (SELECT count(*) FROM (SELECT * FROM after EXCEPT SELECT * FROM before))
 """
 
 
-def _write_household_members(con: duckdb.DuckDBPyConnection, quarter: str) -> bool:
+def _write_household_members(con: duckdb.DuckDBPyConnection, quarter: str, model: Model) -> bool:
     """work_household_members of the quarter, as households.write_household_members builds it from
     work_source_records. When no changed or removed row is an input of it, that is the published
     household_members of the quarter (built from the published rows, which are the work rows
     there): kept when the work table holds it, else copied. True when not rebuilt."""
     (moved,) = con.execute(HOUSEHOLD_INPUTS_CHANGED, {"quarter": quarter}).fetchall()[0]
     if moved:
-        households.write_household_members(con, quarter)
+        households.write_household_members(con, quarter, model)
         return False
     if warehouse.table_digest(con, "work_household_members", quarter) != warehouse.table_digest(con, "household_members", quarter):
         warehouse.replace_rows(con, "work_household_members", {"quarter": quarter}, None)
@@ -875,7 +885,7 @@ def resolve_incremental(
                 )
             con.execute("INSERT INTO work_persons BY NAME SELECT * FROM res_persons_df")
             t = lap("write_persons", t)
-            households_kept = _write_household_members(con, quarter)
+            households_kept = _write_household_members(con, quarter, model)
             t = lap("write_household_members", t)
     finally:
         warehouse.unregister(con, "res_persons_df")

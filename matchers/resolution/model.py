@@ -25,6 +25,10 @@ import polars as pl
 from matchers.resolution import spec
 from matchers.resolution.compare import NULL
 
+# The shipped model (trained on the committed sample): the fallback of a quarter that cannot carry
+# its own estimate.
+DEFAULT_MODEL_PATH = Path(__file__).with_name("person_model.json")
+
 
 @dataclass
 class Model:

@@ -53,3 +53,11 @@ def load(con: duckdb.DuckDBPyConnection, quarter: str, sha: str | None) -> Model
         return Model.from_json(rows[0][0])
     except (ValueError, KeyError):
         return None
+
+
+def latest(con: duckdb.DuckDBPyConnection, quarter: str) -> Model | None:
+    """The model the quarter's last resolution kept, or None."""
+    rows = con.execute(
+        "SELECT model_sha256 FROM match_models WHERE quarter = ? ORDER BY created_at DESC LIMIT 1", [quarter]
+    ).fetchall()
+    return load(con, quarter, rows[0][0]) if rows else None

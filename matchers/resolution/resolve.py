@@ -20,10 +20,9 @@ import polars as pl
 from matchers import warehouse
 from matchers.resolution import blocking, cluster, households, model_store, person_ids, spec, sql_text, training
 from matchers.resolution.compare import LEVEL_COLUMNS, compare_pairs
-from matchers.resolution.model import Model
+from matchers.resolution.model import DEFAULT_MODEL_PATH, Model
 
 MODEL_ENV = "PERSON_MODEL_PATH"
-DEFAULT_MODEL_PATH = Path(__file__).with_name("person_model.json")
 
 _LEVEL_LABELS = {comp.key: [lv.label for lv in comp.levels] for comp in spec.COMPARISONS}
 
@@ -376,7 +375,7 @@ def resolve_quarter(
     with warehouse.transaction(con):
         warehouse.replace_rows(con, "work_source_records", {"quarter": quarter}, "res_out")
         warehouse.replace_rows(con, "work_persons", {}, "res_persons_df")
-        households.write_household_members(con, quarter)
+        households.write_household_members(con, quarter, model)
         model_sha = model_store.store(con, quarter, estimate)
     con.unregister("res_persons_df")
 

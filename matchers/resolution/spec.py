@@ -212,6 +212,10 @@ REVIEW_PROBABILITY = 0.80  # at or above, below auto-link: linked, marked 待核
 SOLE_CANDIDATE_PROBABILITY = 0.50
 SOLE_CANDIDATE_MARGIN_BITS = 6.0
 SOLE_CANDIDATE_NOTE = "唯一明显候选人"
+# A guardian named on an education row without a valid ID goes to a person from this posterior
+# among all the persons bearing the name (resolution.guardians): the automatic link's threshold,
+# since a guardian link has no 待核实 mark an officer would see.
+GUARDIAN_LINK_PROBABILITY = AUTO_LINK_PROBABILITY
 
 # ---- training -----------------------------------------------------------------------------------
 U_SAMPLE_PAIRS = 200_000  # random pairs for the u probabilities

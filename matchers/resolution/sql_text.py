@@ -328,7 +328,7 @@ kept_anchors AS (  -- earlier persons with no row this quarter stay while anothe
 HOUSEHOLD_MEMBERS = """
 WITH members AS (
     SELECT quarter, source || ':' || household_id AS household_key, source, household_id,
-           person_id, relation, source_file, source_row, name_norm, district
+           person_id, relation, source_file, source_row
     FROM work_source_records
     WHERE quarter = $quarter AND source IN ('assistance', 'poverty') AND household_id IS NOT NULL
 ),
@@ -346,29 +346,19 @@ member_rows AS (
     GROUP BY ALL
 ),
 students AS (
-    SELECT person_id, guardian_id_norm, guardian_name_norm, district
+    SELECT person_id, guardian_id_norm
     FROM work_source_records
-    WHERE quarter = $quarter AND source = 'education'
-      AND (guardian_id_norm IS NOT NULL OR guardian_name_norm IS NOT NULL)
+    WHERE quarter = $quarter AND source = 'education' AND guardian_id_norm IS NOT NULL
 ),
 guardian_by_id AS (
     SELECT DISTINCT s.person_id AS student_pid, w.person_id AS guardian_pid
     FROM students s
     JOIN work_source_records w ON w.quarter = $quarter AND w.id_norm = s.guardian_id_norm
 ),
--- by name only where the student gives no guardian ID, and only when exactly one household
--- member of the student's district carries that name
-name_candidates AS (
-    SELECT s.person_id AS student_pid, m.person_id AS guardian_pid,
-           count(DISTINCT m.person_id) OVER (PARTITION BY s.person_id, s.guardian_name_norm) AS n
-    FROM students s
-    JOIN members m ON m.name_norm = s.guardian_name_norm AND m.district IS NOT DISTINCT FROM s.district
-    WHERE s.guardian_id_norm IS NULL
-),
-guardians AS (
+guardians AS (  -- by the guardian's valid ID, else as resolution.guardians found it (res_guardian_links)
     SELECT student_pid, guardian_pid FROM guardian_by_id
     UNION
-    SELECT student_pid, guardian_pid FROM name_candidates WHERE n = 1
+    SELECT student_pid, guardian_pid FROM res_guardian_links
 ),
 guardian_rows AS (
     SELECT DISTINCT mr.quarter, mr.household_key, mr.source, mr.household_id,
