@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
@@ -135,3 +136,11 @@ def test_estimate_whose_em_did_not_converge_or_whose_weight_moved_far_is_implaus
     assert any("「性别相同」的权重" in r and "相差超过 10" in r for r in reasons)
     shipped.trained_on["em_converged"] = True
     assert training.implausibilities(shipped, shipped) == []
+
+
+def test_birth_u_is_the_share_of_distinct_profile_pairs_born_the_same_day_or_year():
+    c = duckdb.connect()
+    c.execute("CREATE TEMP TABLE res_profiles AS SELECT * FROM (VALUES "
+              "(DATE '1980-01-01'), (DATE '1980-01-01'), (DATE '1990-02-02'), (DATE '1990-03-03'), (NULL)) t(birth)")
+    u = training.birth_u(c)["birth"]
+    assert u == pytest.approx([2 / 12, 2 / 12, 8 / 12])

@@ -286,8 +286,11 @@ def train(
     labelled_levels: pl.DataFrame,
     matches_per_record: float,
     trained_on: dict,
+    u_exact: dict[str, list[float]] | None = None,
 ) -> Model:
-    u = estimate_u(random_levels)
+    """`u_exact`: comparisons whose u is computed from value frequencies (it replaces the random
+    pairs' estimate)."""
+    u = {**estimate_u(random_levels), **(u_exact or {})}
     fixed = estimate_m_labelled(labelled_levels)
     lam, m, iterations, converged = estimate_m(candidate_levels, u, fixed)
     info = dict(trained_on)
