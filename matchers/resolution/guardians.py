@@ -75,19 +75,17 @@ def _candidate_pairs(guardians: pl.DataFrame, persons: pl.DataFrame) -> pl.DataF
     return pairs.filter(pl.col("person_id") != pl.col("student_pid"))
 
 
-def _with_household(con: duckdb.DuckDBPyConnection, quarter: str, pairs: pl.DataFrame) -> pl.DataFrame:
-    """The household inputs: the guardian's one known co-member is the student, so a candidate on
-    a roll with the student shares one co-member with the guardian (level shared_1). A candidate
-    whose rolls do not list the student is left without household evidence rather than given the
-    "none" level: a student off the guardian's roll is the very case the guardian link is for."""
+def roll_companions(con: duckdb.DuckDBPyConnection, quarter: str) -> pl.DataFrame:
+    """(person_id, student_pid) pairs listed on one roll, with the household inputs of a guardian
+    pair: the guardian's one known co-member is the student, so a candidate on a roll with the
+    student shares one co-member with the guardian (level shared_1). A candidate whose rolls do not
+    list the student is left without household evidence rather than given the "none" level: a
+    student off the guardian's roll is the very case the guardian link is for."""
     rolls = con.sql(_ROLLS, params={"quarter": quarter}).pl()
-    together = (
+    return (
         rolls.join(rolls.rename({"person_id": "student_pid"}), on="household_key")
         .select("person_id", "student_pid").unique()
         .with_columns(hh_context=pl.lit(True), hh_shared=pl.lit(1, dtype=pl.Int64))
-    )
-    return pairs.join(together, on=["person_id", "student_pid"], how="left").with_columns(
-        hh_related=pl.lit(False), hh_same_roll=pl.lit(False)
     )
 
 
@@ -125,17 +123,25 @@ def best_guardians(scored: pl.DataFrame) -> pl.DataFrame:
 
 
 def link_guardians(con: duckdb.DuckDBPyConnection, quarter: str, model: Model) -> int:
-    """Fill res_guardian_links for the quarter's guardians without a valid ID; returns its rows."""
+    """Fill res_guardian_links for the quarter's guardians without a valid ID; returns its rows.
+    Guardians are scored spec.GUARDIAN_CHUNK at a time (a guardian's candidates all in one batch)."""
     guardians = con.sql(_GUARDIANS, params={"quarter": quarter}).pl()
-    links = pl.DataFrame(schema={"student_pid": pl.String, "guardian_pid": pl.String})
+    found = [pl.DataFrame(schema={"student_pid": pl.String, "guardian_pid": pl.String})]
     if guardians.height:
         persons = con.sql(_PERSON_PROFILES, params={"quarter": quarter}).pl()
         n_persons = max(persons["person_id"].n_unique(), 1)
-        pairs = _candidate_pairs(_guardian_profiles(guardians), persons)
-        if pairs.height:
-            pairs = _term_frequencies(persons, _with_household(con, quarter, pairs), n_persons)
-            pairs = pairs.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in _ABSENT.items())
-            scored = model.score(compare_pairs(pairs), n_persons)
-            links = best_guardians(scored).select("student_pid", "guardian_pid").unique()
+        companions = roll_companions(con, quarter)
+        profiles = _guardian_profiles(guardians)
+        for start in range(0, profiles.height, spec.GUARDIAN_CHUNK):
+            pairs = _candidate_pairs(profiles.slice(start, spec.GUARDIAN_CHUNK), persons)
+            if not pairs.height:
+                continue
+            pairs = pairs.join(companions, on=["person_id", "student_pid"], how="left").with_columns(
+                hh_related=pl.lit(False), hh_same_roll=pl.lit(False),
+                *[pl.lit(None, dtype=t).alias(c) for c, t in _ABSENT.items()],
+            )
+            scored = model.score(compare_pairs(_term_frequencies(persons, pairs, n_persons)), n_persons)
+            found.append(best_guardians(scored).select("student_pid", "guardian_pid"))
+    links = pl.concat(found).unique()
     warehouse.temp_table(con, LINKS_TABLE, links)
     return links.height

@@ -201,6 +201,7 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
 MAX_BLOCK_PAIRS = 20_000
 
 PAIR_CHUNK = 200_000  # candidate pairs compared per batch (bounds memory at any scale)
+GUARDIAN_CHUNK = 5_000  # guardians without a valid ID scored per batch, with all their namesakes
 
 # ---- thresholds ---------------------------------------------------------------------------------
 AUTO_LINK_PROBABILITY = 0.99  # at or above: linked (概率匹配)
