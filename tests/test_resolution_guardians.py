@@ -3,11 +3,15 @@ on a name and a district alone, and never to one of two namesakes the evidence c
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
+import pytest
 
 from matchers import warehouse
 from matchers.resolution import guardians, spec
 from matchers.resolution.incremental import MODE_INCREMENTAL, resolve_with_refresh
+from matchers.resolution.model import Model
 from matchers.resolution.resolve import DEFAULT_MODEL_PATH, resolve_quarter
 from test_resolution import KEY, background, con, load, row, valid_id  # noqa: F401 (fixture)
 
@@ -102,3 +106,14 @@ def test_refresh_rebuilds_the_members_of_a_quarter_with_idless_guardians_as_a_fu
     resolve_with_refresh(con, Q, model_path=DEFAULT_MODEL_PATH, key=KEY, force_full=True)
     assert con.sql(members).fetchall() == after_refresh
     assert _student_households(con) == {"assistance:H1/member", "poverty:F9/guardian"}
+
+
+def test_shared_roll_weighs_more_the_fewer_persons_share_the_students_rolls_never_less_than_the_model():
+    model = Model.load(DEFAULT_MODEL_PATH)
+    shared = spec.HOUSEHOLD.level_index("shared_1")
+    u = model.u[spec.HOUSEHOLD.key][shared]
+    scored = pl.DataFrame({"lvl_household": [shared, shared, -1], "hh_companions": [2, 2, None],
+                           "match_weight": [5.0, 5.0, 5.0]})
+    big = guardians.with_roll_frequency(scored, model, 200_000)["match_weight"].to_list()
+    assert big[0] == pytest.approx(5.0 + math.log2(u / (2 / 200_000))) and big[2] == 5.0
+    assert guardians.with_roll_frequency(scored, model, 40)["match_weight"].to_list() == [5.0, 5.0, 5.0]

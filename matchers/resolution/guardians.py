@@ -2,7 +2,8 @@
 like any other row: the guardian's name (weighted by its frequency among the quarter's persons),
 the student's district, what the guardian ID column still shows (an ID with a bad check digit, the
 digits an Excel truncation kept) and the student's rolls (a candidate on a roll with the student
-shares that co-member with the guardian) are compared with every person of the quarter bearing the
+shares that co-member with the guardian; its weight adjusted by how few persons share the student's
+rolls) are compared with every person of the quarter bearing the
 name (same simplified key or same pinyin).
 
 A guardian goes to a person only when that person's posterior among all the candidates reaches
@@ -82,11 +83,29 @@ def roll_companions(con: duckdb.DuckDBPyConnection, quarter: str) -> pl.DataFram
     list the student is left without household evidence rather than given the "none" level: a
     student off the guardian's roll is the very case the guardian link is for."""
     rolls = con.sql(_ROLLS, params={"quarter": quarter}).pl()
-    return (
+    together = (
         rolls.join(rolls.rename({"person_id": "student_pid"}), on="household_key")
+        .filter(pl.col("person_id") != pl.col("student_pid"))
         .select("person_id", "student_pid").unique()
-        .with_columns(hh_context=pl.lit(True), hh_shared=pl.lit(1, dtype=pl.Int64))
     )
+    return together.with_columns(
+        hh_context=pl.lit(True), hh_shared=pl.lit(1, dtype=pl.Int64),
+        hh_companions=pl.len().over("student_pid"),
+    )
+
+
+def with_roll_frequency(scored: pl.DataFrame, model: Model, n_persons: int) -> pl.DataFrame:
+    """The shared-roll weight adjusted like a name's by its frequency: a person other than the
+    guardian is on the student's rolls with probability (the student's roll companions) / (the
+    quarter's persons), which replaces the model's u of shared_1 where it is smaller. The model's
+    is a fixed, conservative 1 in 1,000 that does not shrink as the quarter grows while the
+    namesakes it must beat multiply; it stays the bound in a quarter too small for the frequency
+    to mean anything."""
+    level = spec.HOUSEHOLD.level_index("shared_1")
+    u_model = max(model.u[spec.HOUSEHOLD.key][level], spec.U_FLOOR)
+    u_roll = (pl.col("hh_companions").cast(pl.Float64) / n_persons).clip(spec.U_FLOOR, u_model)
+    adjust = pl.when(pl.col("lvl_household") == level).then((pl.lit(u_model) / u_roll).log(2)).otherwise(0.0)
+    return scored.with_columns(match_weight=pl.col("match_weight") + adjust)
 
 
 def _term_frequencies(persons: pl.DataFrame, pairs: pl.DataFrame, n_persons: int) -> pl.DataFrame:
@@ -141,6 +160,7 @@ def link_guardians(con: duckdb.DuckDBPyConnection, quarter: str, model: Model) -
                 *[pl.lit(None, dtype=t).alias(c) for c, t in _ABSENT.items()],
             )
             scored = model.score(compare_pairs(_term_frequencies(persons, pairs, n_persons)), n_persons)
+            scored = with_roll_frequency(scored, model, n_persons)
             found.append(best_guardians(scored).select("student_pid", "guardian_pid"))
     links = pl.concat(found).unique()
     warehouse.temp_table(con, LINKS_TABLE, links)
