@@ -430,8 +430,9 @@ name_space, name_fullwidth, name_traditional, name_dot_variant, name_rare_placeh
 garbage rows name_empty with id_missing or id_unrepairable); `<quarter>/flags.csv` lists the flags
 RULES.md expects with its default thresholds (quarter, rule_code, person_key, household_source and
 household_id for the household rules M06, M07, R01-R03, empty otherwise), computed by
-`sample_data/truth_rules.py` from the true identities, true household membership (students also
-through their guardian) and true values, independently of the pipeline; Q03 lists only persons
+`sample_data/truth_rules.py` from the true identities, true household membership (a household's
+roll; a student's households, used by M04, Q02 and M06's tuition, add those of the true guardian)
+and true values, independently of the pipeline; Q03 lists only persons
 with an accepted row that has no usable ID (missing, Excel-truncated, or J/L number only), and R04
 compares with the previous generated quarter (none for the first).
 """

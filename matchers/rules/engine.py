@@ -47,8 +47,10 @@ NO_USABLE_ID_KINDS: tuple[str, ...] = tuple(sorted(ids.NO_USABLE_ID_KINDS))
 REVIEW_DECISIONS = ("属实已纳入救助", "属实待处理", "不属实", "无法核实")
 PENDING_REVIEW = "待核查"
 
-# household_members.via of a person listed on the roll itself (not through a guardian).
+# household_members.via: a person listed on the roll itself, and a student reached through a
+# guardian listed on it (a student's household, not a member: RULES.md "Household").
 VIA_MEMBER = "member"
+VIA_GUARDIAN = "guardian"
 
 POVERTY_LIFTED, POVERTY_UNLIFTED, POVERTY_RELAPSED = contract.POVERTY_STATUSES
 RENOVATED = contract.RENOVATION_STATES[0]
@@ -169,7 +171,7 @@ def rule_parameters(quarter: str, prev_quarter: str | None, scoped: bool = False
         "sources": list(contract.SOURCES),
         "source_labels": [contract.SOURCE_LABELS[s] for s in contract.SOURCES],
         "head_relation": contract.RELATION_HEAD,
-        "via_member": VIA_MEMBER,
+        "via_guardian": VIA_GUARDIAN,
         "dibao": list(contract.DIBAO),
         "tekun": list(contract.TEKUN),
         "status_active": contract.STATUS_ACTIVE,
