@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from matchers import contract as C
 
 from . import ids, pools
+from .populations import DEFAULT, Population
 
 
 @dataclass(slots=True)
@@ -99,14 +100,15 @@ class Family:
     study: dict = field(default_factory=dict)  # key -> Study
     housing: dict | None = None  # {'grade','aid':[..],'renovation':[..]}
     medical: dict = field(default_factory=dict)  # key -> [settlement tuples]
+    off_roll: frozenset = frozenset()  # person keys on none of the family's rolls (grandchildren)
 
 
-KINDS = ("dibao", "tekun", "poverty", "poverty_dibao", "assist_other", "general")
-KIND_WEIGHTS = (20, 5, 20, 10, 10, 35)
+KINDS = ("dibao", "tekun", "poverty", "poverty_dibao", "assist_other", "general")  # Population.kind_weights
 
 DIAG_CHRONIC = ("高血压", "2型糖尿病", "慢性阻塞性肺疾病", "冠心病", "类风湿关节炎", "慢性肾病")
 DIAG_SERIOUS = ("恶性肿瘤", "尿毒症(血液透析)", "白血病", "脑梗死后遗症", "重性精神病", "再生障碍性贫血")
 DIAG_OTHER = ("肺炎", "骨折", "急性阑尾炎", "支气管炎", "白内障")
+DIAG_ALL = DIAG_SERIOUS + DIAG_CHRONIC + DIAG_OTHER
 AID_PROGRAMMES = {
     "学前": "学前教育资助", "小学": "家庭经济困难寄宿生生活费补助", "初中": "家庭经济困难寄宿生生活费补助",
     "高中": "普通高中国家助学金", "中职": "中职国家助学金", "高校": "高校国家助学金",
@@ -137,8 +139,9 @@ def _rand_date(rng: random.Random, start: date, end: date) -> date:
 class World:
     """Sequential family factory; one instance per generation run (holds the RNG and used IDs)."""
 
-    def __init__(self, seed: int, quarters: list[str]):
+    def __init__(self, seed: int, quarters: list[str], population: Population = DEFAULT):
         self.rng = random.Random(seed)
+        self.pop = population
         self.quarters = quarters
         self.qends = [quarter_end(q) for q in quarters]
         self.ref = self.qends[0]
@@ -173,12 +176,21 @@ class World:
                 self.used_ids.add(id18)
                 return id18
 
+    def _surname(self) -> str:
+        return self.rng.choices(pools.SURNAMES, self.pop.surname_weights)[0]
+
+    def _pick_given(self, pool: tuple[str, ...]) -> str:
+        s = self.pop.given_name_zipf
+        if s is None:
+            return self.rng.choice(pool)
+        return self.rng.choices(pool, [1 / (rank ** s) for rank in range(1, len(pool) + 1)])[0]
+
     def _given(self, sex: str, born: date) -> str:
         tier = 0 if born.year < 1965 else (1 if born.year < 2000 else 2)
         rng = self.rng
         if rng.random() < 0.02:
-            return rng.choice(pools.RARE_GIVEN[sex]) + (rng.choice(pools.GIVEN[(sex, tier)])[:1] if rng.random() < 0.5 else "")
-        return rng.choice(pools.GIVEN[(sex, tier)])
+            return rng.choice(pools.RARE_GIVEN[sex]) + (self._pick_given(pools.GIVEN[(sex, tier)])[:1] if rng.random() < 0.5 else "")
+        return self._pick_given(pools.GIVEN[(sex, tier)])
 
     def person(self, district: str, born: date, sex: str, surname: str, *, minority: bool = False,
                name: str | None = None, twin_of: Person | None = None) -> Person:
@@ -186,7 +198,7 @@ class World:
         if name is None:
             if minority:
                 name = rng.choice(pools.MINORITY[sex])
-            elif surname and rng.random() < 0.12 and born.year < 2000 and len(surname) == 1:
+            elif surname and rng.random() < self.pop.common_full_name_share and born.year < 2000 and len(surname) == 1:
                 name = rng.choices(pools.COMMON_FULL[sex], pools.COMMON_WEIGHTS[sex])[0]
             else:
                 name = surname + self._given(sex, born)
@@ -207,7 +219,7 @@ class World:
     def family(self, fid: int) -> Family:
         rng = self.rng
         nq = len(self.quarters)
-        kind = rng.choices(KINDS, KIND_WEIGHTS)[0]
+        kind = rng.choices(KINDS, self.pop.kind_weights)[0]
         if kind in ("poverty", "poverty_dibao") or (kind == "assist_other" and rng.random() < 0.5):
             district = rng.choice(pools.NEW_CITY_DISTRICTS) if rng.random() < 0.85 else rng.choice(self.districts)
         else:
@@ -224,6 +236,9 @@ class World:
         for p, rel in persons:
             if p.born < date(self.ref.year - 80, 1, 1) and rel != C.RELATION_HEAD and rng.random() < 0.03 and nq > 1:
                 p.gone_from = rng.randrange(1, nq)
+        grandchildren = frozenset(p.key for p, rel in persons if rel == "孙子女")
+        if grandchildren and self.pop.grandchild_off_roll_share and rng.random() < self.pop.grandchild_off_roll_share:
+            fam.off_roll = grandchildren  # registered elsewhere, living with this family
         self._health(fam)
         self._disability(fam)
         self._assistance(fam)
@@ -241,7 +256,7 @@ class World:
         if kind == "tekun":
             sex = rng.choice("男女")
             born = self._born(62, 92) if rng.random() < 0.8 else self._born(25, 60)
-            surname = rng.choice(pools.COMPOUND_SURNAMES) if compound else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0]
+            surname = rng.choice(pools.COMPOUND_SURNAMES) if compound else self._surname()
             return [(self.person(district, born, sex, surname, minority=minority), C.RELATION_HEAD)]
         head_sex = "男" if rng.random() < 0.7 else "女"
         head_born = self._born(26, 84)
@@ -250,16 +265,16 @@ class World:
         if named and district in self.pending_name:
             name, year = self.pending_name.pop(district)
             head_born = _rand_date(rng, date(year, 1, 1), date(year, 12, 31))
-        elif named and district in self.last_head and rng.random() < 0.03:
+        elif named and district in self.last_head and rng.random() < self.pop.namesake_head_share:
             # a different person with the same name, born the same year, in the same district
             name, year, head_sex = self.last_head[district]
             head_born = _rand_date(rng, date(year, 1, 1), date(year, 12, 31))
-        elif named and rng.random() < 0.02:
+        elif named and rng.random() < self.pop.homophone_head_share:
             pair = rng.choice(pools.HOMOPHONES)
             name = pair[0]
             self.pending_name[district] = (pair[1], head_born.year)
         surname = (rng.choice(pools.COMPOUND_SURNAMES) if compound
-                   else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0])
+                   else self._surname())
         if name is not None and not minority:
             surname = name[:2] if name[:2] in pools.COMPOUND_SURNAMES else name[0]
         head = self.person(district, head_born, head_sex, surname, minority=minority, name=name)
@@ -271,13 +286,13 @@ class World:
         if rng.random() < (0.8 if age < 75 else 0.5):
             s_sex = "女" if head_sex == "男" else "男"
             s_born = self._born(max(22, age - 6), min(95, age + 6))
-            s_surname = rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0]
+            s_surname = self._surname()
             spouse = self.person(district, s_born, s_sex, s_surname, minority=minority)
             out.append((spouse, "配偶"))
         father = head if head_sex == "男" else (spouse or head)
         child_surname = surname if father is head else father.name[0]
         if age <= 60:
-            n = rng.choice((0, 1, 1, 2, 2, 3))
+            n = rng.choice(self.pop.children)
             prev = None
             for i in range(n):
                 lo = max(0, age - 40)
@@ -292,7 +307,7 @@ class World:
             if age <= 58 and rng.random() < 0.25:
                 for sex in rng.sample(("男", "女"), rng.choice((1, 2))):
                     pb = self._born(min(95, age + 22), min(97, age + 32))
-                    ps = surname if sex == "男" else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0]
+                    ps = surname if sex == "男" else self._surname()
                     out.append((self.person(district, pb, sex, ps, minority=minority), "父母"))
         else:
             if rng.random() < 0.35:
@@ -302,7 +317,7 @@ class World:
                 a_age = self.ref.year - adult.born.year
                 if rng.random() < 0.6 and a_age > 24:
                     for _ in range(rng.choice((1, 2))):
-                        g_surname = adult.name[: len(child_surname)] if a_sex == "男" else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0]
+                        g_surname = adult.name[: len(child_surname)] if a_sex == "男" else self._surname()
                         out.append((self.person(district, self._born(1, min(20, a_age - 22)), rng.choice("男女"),
                                                 g_surname, minority=minority), "孙子女"))
         if rng.random() < 0.04:
@@ -335,6 +350,7 @@ class World:
             prob = (0.11 if a >= 40 else 0.05) if poor else (0.04 if a >= 40 else 0.015)
             if fam.kind == "tekun":
                 prob = 0.35
+            prob *= self.pop.disability_scale
             start = 0
             if rng.random() >= prob:
                 if nq > 1 and rng.random() < 0.015:
@@ -370,7 +386,7 @@ class World:
     def _assistance(self, fam: Family) -> None:
         rng = self.rng
         nq = len(self.quarters)
-        members = [(p, r) for p, r in fam.persons]
+        members = [(p, r) for p, r in fam.persons if p.key not in fam.off_roll]
         cat_dibao = "农村低保" if fam.rural else "城市低保"
         cat_tekun = "农村特困" if fam.rural else "城市特困"
         prefix = f"MZ{pools.DISTRICT_CODES[fam.district]}"
@@ -385,7 +401,7 @@ class World:
                 g_sex = rng.choice("男女")
                 g_lo = min(self._age(head) + 24, 95)
                 g = self.person(fam.district, self._born(g_lo, max(g_lo, min(97, self._age(head) + 34))),
-                                g_sex, head.name[0] if g_sex == "男" else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0])
+                                g_sex, head.name[0] if g_sex == "男" else self._surname())
                 fam.persons.append((g, "父母"))
                 second = C.STATUS_ACTIVE if rng.random() < 0.6 else rng.choice((C.STATUS_EXITED, C.STATUS_SUSPENDED))
                 fam.assistance.append(self._unit(f"{prefix}{fam.fid:07d}B", [(g, C.RELATION_HEAD), (rng.choice(kids), "孙子女")],
@@ -451,7 +467,8 @@ class World:
         if fam.kind not in ("poverty", "poverty_dibao") and not (fam.kind == "assist_other" and rng.random() < 0.3):
             return
         status = rng.choices(C.POVERTY_STATUSES, (72, 15, 13))[0]
-        monitor = rng.choice(C.MONITOR_TYPES) if rng.random() < (0.35 if status == "已脱贫" else 0.3) else ""
+        monitored = self.pop.monitored_share_lifted if status == "已脱贫" else self.pop.monitored_share_other
+        monitor = rng.choice(C.MONITOR_TYPES) if rng.random() < monitored else ""
         prev = rng.randrange(7000, 24001, 10)
         r = rng.random()
         if r < 0.08:
@@ -480,7 +497,8 @@ class World:
                 monitors[qi:] = [rng.choice(C.MONITOR_TYPES)] * (nq - qi)
         cause = ("因病" if any(p.health in (C.SERIOUS_ILLNESS, "长期慢性病") for p, _ in fam.persons)
                  else "因残" if fam.disability else rng.choice(C.RISK_CAUSES))
-        unit = PovertyUnit(f"FP{pools.DISTRICT_CODES[fam.district]}{fam.fid:08d}", list(fam.persons), statuses, monitors,
+        members = [(p, r) for p, r in fam.persons if p.key not in fam.off_roll]
+        unit = PovertyUnit(f"FP{pools.DISTRICT_CODES[fam.district]}{fam.fid:08d}", members, statuses, monitors,
                            incomes, None if rng.random() < 0.1 else prev * 100, cause)
         for p, _ in fam.persons:
             hs = [p.health] * nq
@@ -521,7 +539,7 @@ class World:
         parents = {r: p for p, r in fam.persons}
         for p, rel in fam.persons:
             a = self._age(p)
-            if not (3 <= a <= 22) or rng.random() > (0.93 if a <= 18 else 0.5):
+            if not (3 <= a <= 22) or rng.random() > (self.pop.study_share_minor if a <= 18 else self.pop.study_share_adult):
                 continue
             stage = ("学前" if a <= 5 else "小学" if a <= 11 else "初中" if a <= 14 else
                      ("中职" if rng.random() < 0.3 else "高中") if a <= 17 else "高校")
@@ -632,7 +650,7 @@ class World:
                 ins = total * rng.randrange(50, 71) // 100
                 crit = (total - ins) * rng.randrange(30, 61) // 100 if total > 1_500_000 else 0
                 aid = (total - ins - crit) * rng.randrange(20, 71) // 100 if fam.kind != "general" and rng.random() < 0.6 else 0
-                rows.append([_rand_date(rng, start, end), total, ins, crit, aid, total - ins - crit - aid, d])
+                rows.append([_rand_date(rng, start, end), total, ins, crit, aid, total - ins - crit - aid, self._diagnosis(d)])
             fam.medical[p.key] = rows
         if target is not None:
             # put the household's whole burden into the window every quarter sees, summing to target
@@ -648,8 +666,15 @@ class World:
                 total = oop * 3
                 ins = total - oop - oop // 2
                 crit = oop // 2
-                rows.append([_rand_date(rng, common_lo, common_hi), total, ins, crit, 0, oop, diag])
+                rows.append([_rand_date(rng, common_lo, common_hi), total, ins, crit, 0, oop, self._diagnosis(diag)])
             fam.medical[sick.key] = rows
+
+    def _diagnosis(self, usual: str) -> str:
+        """The diagnosis a settlement carries: the patient's usual one, or (Population) another."""
+        share = self.pop.diagnosis_change_share
+        if share and self.rng.random() < share:
+            return self.rng.choice(DIAG_ALL)
+        return usual
 
     # ---- true records per quarter ---------------------------------------------------------------
     def records(self, fam: Family, qi: int) -> list[Rec]:
