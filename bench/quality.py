@@ -204,12 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default=None, help="与 --suite 同用: city2 户数,逗号分隔(默认 5000,100000)")
     ap.add_argument("--no-splink", action="store_true", help="与 --suite 同用: 不运行 Splink")
     ap.add_argument("--json-out", type=Path, help="与 --suite 同用: 结果另存为 JSON")
+    ap.add_argument("--keep", action="store_true", help="与 --suite 同用: 保留生成的数据与仓库(供 bench.rule_misses)")
     args = ap.parse_args(argv)
     if args.suite:
         from bench.quality_suite import SIZES, run_suite
 
         sizes = SIZES if args.sizes is None else tuple(int(x) for x in args.sizes.split(",") if x.strip())
-        run_suite(sizes, splink=not args.no_splink, json_out=args.json_out)
+        run_suite(sizes, splink=not args.no_splink, json_out=args.json_out, keep=args.keep)
         return 0
     if args.synthetic:
         report = run_synthetic(args.synthetic, args.retrain, args.model)

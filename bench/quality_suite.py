@@ -2,7 +2,8 @@
 
     python -m bench.quality --suite                      # sample, city2 at 5,000 and at 100,000
     python -m bench.quality --suite --sizes 5000         # sample and city2 at 5,000 only
-    python -m bench.quality --suite --no-splink --json out.json
+    python -m bench.quality --suite --no-splink --json-out out.json
+    python -m bench.quality --suite --sizes 5000 --keep  # keep data and warehouses for bench.rule_misses
 
 For each data set (the committed sample; `sample_data.generate --population city2`, which nothing in
 the pipeline was tuned on, at each size) every quarter is ingested, resolved (with the model
@@ -34,9 +35,9 @@ SEED = 4242
 QUARTERS = ["2026Q2", "2026Q3"]
 
 
-def datasets(sizes: tuple[int, ...]):
+def datasets(sizes: tuple[int, ...], keep: bool = False):
     """(label, extracts, truth) of the committed sample, then of city2 generated at each size (one
-    at a time: a generated set is removed once the next is asked for)."""
+    at a time: unless keep, a generated set is removed once the next is asked for)."""
     from sample_data.generate import generate
 
     yield "sample (300)", ROOT / "sample_data" / "extracts", ROOT / "sample_data" / "truth"
@@ -46,7 +47,8 @@ def datasets(sizes: tuple[int, ...]):
             generate(root, n, SEED, QUARTERS, log=None, population=CITY2)
             yield f"{CITY2} {n:,}", root / "extracts", root / "truth"
         finally:
-            shutil.rmtree(root, ignore_errors=True)
+            if not keep:
+                shutil.rmtree(root, ignore_errors=True)
 
 
 def splink_side(wh: Path, truth: Path, quarter: str) -> dict:
@@ -69,7 +71,7 @@ def _truth_rows(truth: Path, quarter: str) -> pl.DataFrame:
     ).filter(pl.col("expected") == "accepted")
 
 
-def run_dataset(label: str, extracts: Path, truth: Path, splink: bool) -> dict:
+def run_dataset(label: str, extracts: Path, truth: Path, splink: bool, keep: bool = False) -> dict:
     started = time.perf_counter()
     report = run_extracts(extracts, truth, retrain=False, model=None, rules=True)
     quarter = max(report["quarters"])
@@ -84,7 +86,10 @@ def run_dataset(label: str, extracts: Path, truth: Path, splink: bool) -> dict:
         if splink:
             out["splink"] = splink_side(wh, truth, quarter)
     finally:
-        shutil.rmtree(wh.parent, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(wh.parent, ignore_errors=True)
+    if keep:
+        out["kept"] = {"warehouse": str(wh), "truth": str(truth)}
     out["seconds_total"] = round(time.perf_counter() - started, 1)
     return out
 
@@ -126,11 +131,13 @@ def rules_table(results: list[dict]) -> str:
 
 
 def run_suite(sizes: tuple[int, ...] = SIZES, splink: bool = True, json_out: Path | None = None,
-              log=print) -> list[dict]:
+              keep: bool = False, log=print) -> list[dict]:
     results = []
-    for label, extracts, truth in datasets(sizes):
+    for label, extracts, truth in datasets(sizes, keep):
         log(f"… {label}")
-        results.append(run_dataset(label, extracts, truth, splink))
+        results.append(run_dataset(label, extracts, truth, splink, keep))
+        if keep:
+            log(f"   python -m bench.rule_misses --warehouse {results[-1]['kept']['warehouse']} --truth {truth}")
         if json_out:
             json_out.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
     log("\n" + persons_table(results) + "\n\n" + rules_table(results))

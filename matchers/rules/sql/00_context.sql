@@ -9,6 +9,14 @@ CREATE OR REPLACE TEMP MACRO yuan(x) AS
 
 CREATE OR REPLACE TEMP MACRO pct(x) AS printf('%.1f%%', 100 * x);
 
+-- The stable id of a finding: same rule, person and household → same id in every run and quarter
+-- (officers' reviews hang on it). md5 of 'rule|person|household', its first 16 hex characters
+-- written with the letters a-p instead of 0-9a-f, so an id never holds a run of digits that a
+-- privacy scan (or an officer) could take for an ID number.
+CREATE OR REPLACE TEMP MACRO flag_id(rule_code, person_id, household_key) AS
+    'F' || translate(left(md5(rule_code || '|' || person_id || '|' || coalesce(household_key, '')), 16),
+                     '0123456789abcdef', 'abcdefghijklmnop');
+
 -- mask_id(id) (4201**********123X) is installed by the engine from matchers.privacy.
 
 -- The quarter's accepted rows, each with its provenance as one evidence item. Only the columns
