@@ -214,6 +214,9 @@ class Formatter:
             g = rec.guardian
             values["guardian_name"] = g.name if g else ""
             values["guardian_id"] = g.id18 if g else ""
+            if g and pop.guardian_id_missing and rng.random() < pop.guardian_id_missing:
+                values["guardian_id"] = ""
+                labels.append("guardian_id_missing")
         else:
             values["id_number"], il, unusable = id_cell(rng, p.id18, pop)
             labels += il
@@ -415,6 +418,8 @@ def generate(out: Path, households: int, seed: int, quarters: list[str], log=pri
     readme = TRUTH_README
     if population is not DEFAULT:
         readme += f"\nPopulation `{population.name}`: {population.description} (sample_data/populations.py).\n"
+        if population.guardian_id_missing:
+            readme += "Education rows naming their guardian without an ID carry the label guardian_id_missing.\n"
     (truth / "README.md").write_text(readme, encoding="utf-8")
     return {"rows": dict(outs.rows), "flags": dict(flag_counts), "persons": n_persons,
             "seconds": time.perf_counter() - started}

@@ -3,9 +3,9 @@
 `default` is the population of the committed sample (its values reproduce that sample byte for
 byte). `city2` is a second city for testing on data the pipeline was never tuned on: real-world-like
 name frequencies (a heavy head of common surnames and given names, so many more namesakes), patients
-whose settlements carry different diagnoses, other damage rates and another household mix (larger
-families, more students, disabled and monitored households, grandchildren left off the rolls and
-reachable only through their guardian). Nothing in the pipeline may be tuned on city2.
+whose settlements carry different diagnoses, other damage rates (guardians named without an ID too)
+and another household mix (larger families, more students, disabled and monitored households,
+grandchildren left off the rolls and reachable only through their guardian). Nothing in the pipeline may be tuned on city2.
 
 Damage rates are cumulative thresholds on one uniform draw, in the order `generate.id_cell` and
 `generate.name_cell` test them, so each share is the difference between neighbours.
@@ -47,6 +47,7 @@ class Population:
     disability_cert_only: float
     student_number: tuple[float, float]  # cumulative: J number only, L number only
     student_g_only: float
+    guardian_id_missing: float  # education rows that name the guardian without an ID
     name_damage: tuple[float, float, float]  # cumulative: inner space, ideographic space, traditional
     name_rare_placeholder: float
     name_dot_variant: float
@@ -74,6 +75,7 @@ DEFAULT = Population(
     disability_cert_only=0.10,
     student_number=(0.03, 0.05),
     student_g_only=0.12,
+    guardian_id_missing=0.0,
     name_damage=(0.015, 0.021, 0.04),
     name_rare_placeholder=0.35,
     name_dot_variant=0.5,
@@ -110,6 +112,7 @@ CITY2 = Population(
     disability_cert_only=0.06,
     student_number=(0.05, 0.07),
     student_g_only=0.18,
+    guardian_id_missing=0.25,
     name_damage=(0.010, 0.020, 0.055),
     name_rare_placeholder=0.5,
     name_dot_variant=0.7,

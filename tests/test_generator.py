@@ -245,3 +245,17 @@ def test_city2_has_students_reachable_only_through_their_guardian(city2):
 def test_unknown_population_is_refused_in_chinese(tmp_path):
     with pytest.raises(ValueError, match="未知的人口设定"):
         generate(tmp_path, 5, 1, QUARTERS, log=None, population="city9")
+
+
+def test_city2_names_some_guardians_without_an_id(city2):
+    truth = _truth(city2, "2026Q3", "records.csv")
+    blanked = 0
+    for path in (city2 / "extracts" / "2026Q3").glob("education*"):
+        header, data = _data_rows(path)
+        aliases = {fold_header(a) for a in SPECS["education"].field("guardian_id").aliases}
+        col = next(h for h in header if h in aliases)
+        for cells, t in zip(data, [r for r in truth if r["source_file"] == path.name]):
+            if "guardian_id_missing" in t["corruptions"]:
+                assert cells[col] == ""
+                blanked += 1
+    assert blanked >= 10
