@@ -225,6 +225,8 @@ WUHAN_DISTRICTS = (
 # only at rows containing 计: keep that true of every marker.)
 TOTAL_ROW_MARKERS = ("合计", "总计", "小计")
 MAX_BANNER_ROWS = 5
+# Rows read before the header must have been found (banner rows, blank rows between them).
+HEADER_SEARCH_ROWS = MAX_BANNER_ROWS * 4 + 20
 
 
 def fold_header(text: object) -> str:

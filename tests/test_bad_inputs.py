@@ -45,6 +45,18 @@ FILE_ERRORS = {
     "assistance_missing_column.csv": "缺少必需的列“救助类别”",
     "assistance_duplicated_header.csv": "表头“身份证号”重复出现在第E、M列",
     "assistance_unclosed_quote.csv": "第3行有未闭合的引号",
+    "assistance_row_beyond_limit.xlsx": "工作表有第9,999,999行,超过读取的行数上限5,000,000行",
+    "assistance_column_beyond_limit.xlsx": "工作表第9行有第16,385列(XFE9),超过读取的列数上限16,384列",
+    "assistance_too_many_columns.csv": "第2行有17,012列,超过读取的列数上限16,384列",
+}
+# case file → (environment variable lowering a limit, expected message substring)
+LIMIT_ERRORS = {
+    "assistance_unpacks_large.xlsx": (
+        ("EXTRACT_MAX_BYTES", "10000000"), "解压后共12,0"
+    ),
+    "assistance_long_cell.csv": (
+        ("EXTRACT_MAX_CELL_CHARS", "1000"), "第2行第M列“备注”的单元格长5,000个字符,超过读取的单元格长度上限1,000个字符"
+    ),
 }
 
 
@@ -157,6 +169,21 @@ def test_unusable_file_fails_its_source_and_changes_nothing(wh_copy, tmp_path, n
         load(wh_copy, extracts, "assistance")
     message = str(exc.value)
     assert name in message and FILE_ERRORS[name] in message, message
+    assert snapshot(wh_copy) == before
+
+
+@pytest.mark.parametrize("name", sorted(LIMIT_ERRORS))
+def test_file_beyond_a_lowered_limit_is_refused_naming_the_limit(wh_copy, tmp_path, monkeypatch, name):
+    (variable, value), expected = LIMIT_ERRORS[name]
+    extracts = quarter_with(tmp_path, CORPUS / name)
+    load(wh_copy, extracts, "assistance")  # within the default limits the file loads
+    before = snapshot(wh_copy)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ExtractFileError) as exc:
+        load(wh_copy, extracts, "assistance")
+    message = str(exc.value)
+    assert name in message and expected in message and variable in message, message
+    assert "表头" not in message
     assert snapshot(wh_copy) == before
 
 
@@ -307,9 +334,17 @@ def test_merged_cells_in_the_data_area_fill_every_row_they_span(wh_copy, tmp_pat
     assert any("合并单元格" in w for w in result["warnings"])
 
 
+def test_sparse_sheets_load_only_their_cells(wh_copy, tmp_path):
+    """A sheet claiming A1:XFD10000 and one with stray cells in column XFD load as the plain roll."""
+    for name in ("assistance_sparse_dimension.xlsx", "assistance_stray_far_cells.xlsx"):
+        result = load_row_case(wh_copy, tmp_path / name, name)
+        assert result["accepted"] == 3 and not result["warnings"]
+        assert rows(wh_copy, "source_row, name_norm") == [(1, "王秀英"), (2, "张伟"), (3, "李娜")]
+
+
 def test_corpus_files_stay_small():
     sizes = {p.name: p.stat().st_size for p in CORPUS.iterdir() if p.name.startswith("assistance_")}
-    assert len(sizes) == 26 and max(sizes.values()) < 20_000, sizes
+    assert len(sizes) == 33 and max(sizes.values()) < 20_000, sizes
     assert not os.path.exists(CORPUS / "assistance_big.csv")
 
 
