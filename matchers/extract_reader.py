@@ -28,9 +28,9 @@ from matchers.contract import (
     fold_header,
 )
 from matchers.extract_csv import _decode_by_line, csv_body, decode_csv_bytes, head_records_csv, read_csv_text
-from matchers.extract_errors import ExtractFileError, col_letter
+from matchers.extract_errors import ExtractFileError, col_letter, column_name
 from matchers.extract_xlsx import fill_merged_down, other_sheets_hint, read_xlsx_grid
-from matchers.read_limits import ReadLimits, read_limits
+from matchers.read_limits import ReadLimits, read_limits, refusal
 
 __all__ = [  # the reader's interface; the CSV and XLSX halves live in extract_csv / extract_xlsx
     "ExtractFile", "ExtractFileError", "decode_csv_bytes", "file_sha256", "find_header", "list_quarters",
@@ -301,6 +301,7 @@ def _read_extract_file(path: Path, source: str, limits: ReadLimits) -> ExtractFi
     _check_duplicate_headers(header, mapping, path.name)
     ragged: list[int] = []
     frame = _frame_from_grid(grid.body, mapping, spec, None if grid.encoding == "xlsx" else len(header), ragged)
+    _refuse_long_cells(frame, grid, limits, path.name)
     if ragged:
         shown = "、".join(str(n) for n in ragged[:10]) + ("等" if len(ragged) > 10 else "")
         warnings.append(
@@ -320,6 +321,16 @@ def _read_extract_file(path: Path, source: str, limits: ReadLimits) -> ExtractFi
         sha256=file_sha256(path),
         warnings=warnings,
     )
+
+
+def _refuse_long_cells(frame: pl.DataFrame, grid: _Grid, limits: ReadLimits, file: str) -> None:
+    """A used cell longer than the cell limit (an XLSX may hold one; csv refuses them itself)."""
+    lengths = frame.select(pl.col(f).str.len_chars().max() for f in grid.mapping).row(0) if frame.height else ()
+    for (fname, col), longest in zip(grid.mapping.items(), lengths):
+        if longest is not None and longest > limits.max_cell_chars:
+            row = frame.filter(pl.col(fname).str.len_chars() == longest)[ROW_COLUMN][0]
+            where = f"第{row}条数据{column_name(col, grid.header)}的单元格长{longest:,}个字符"
+            raise ExtractFileError(file, refusal("max_cell_chars", limits, where))
 
 
 def _xlsx_grid(path: Path, spec: SourceSpec, limits: ReadLimits, warnings: list[str]) -> _Grid:

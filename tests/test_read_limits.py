@@ -124,3 +124,9 @@ def test_xlsx_row_limit_counts_sheet_rows(tmp_path):
     path = _roll(tmp_path / "assistance.xlsx", 50, None)
     with pytest.raises(ExtractFileError, match="工作表有第41行,超过读取的行数上限40行"):
         read_extract_file(path, "assistance", ReadLimits(max_rows=40))
+
+
+def test_a_long_xlsx_cell_beyond_the_limit_names_data_row_and_column(tmp_path):
+    path = _roll(tmp_path / "assistance.xlsx", 3, None)
+    with pytest.raises(ExtractFileError, match="第2条数据第D列“姓名”的单元格长3个字符,超过读取的单元格长度上限2个字符"):
+        read_extract_file(path, "assistance", ReadLimits(max_cell_chars=2))
