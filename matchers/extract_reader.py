@@ -83,7 +83,9 @@ def source_files(extracts_dir: str | Path, quarter: str, source: str) -> list[Pa
         return []
     out = []
     for p in folder.iterdir():
-        if not p.is_file() or p.name.startswith((".", "~$")):
+        # A link is listed whatever it points at: one leading out of the folder is refused by
+        # `read_extract_file`, never followed.
+        if not (p.is_symlink() or p.is_file()) or p.name.startswith((".", "~$")):
             continue
         suffix = p.suffix.lower()
         if suffix in EXTENSIONS + OTHER_SPREADSHEET_EXTENSIONS and _stem_source(p.stem) == source:
@@ -99,8 +101,24 @@ def _stem_source(stem: str) -> str | None:
     return None
 
 
+def link_outside_folder(path: Path) -> bool:
+    """True when `path` is a symbolic link whose target is not inside the folder holding it."""
+    if not path.is_symlink():
+        return False
+    folder = path.parent.resolve()
+    return not path.resolve().is_relative_to(folder)
+
+
+OUTSIDE_LINK = "是指向季度文件夹以外的链接(快捷方式),为安全起见不读取;请把文件本身复制到季度文件夹"
+
+
 def file_sha256(path: Path) -> str:
+    """The content hash; of a link leading out of its folder, the hash of the link text (its
+    target is never read)."""
     h = hashlib.sha256()
+    if link_outside_folder(path):
+        h.update(str(path.readlink()).encode("utf-8", "surrogateescape"))
+        return h.hexdigest()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
@@ -284,6 +302,8 @@ class _Grid:
 
 def _read_extract_file(path: Path, source: str, limits: ReadLimits) -> ExtractFile:
     spec = SPECS[source]
+    if link_outside_folder(path):
+        raise ExtractFileError(path.name, OUTSIDE_LINK)
     if not path.exists():
         raise ExtractFileError(path.name, "不存在")
     if path.suffix.lower() in OTHER_SPREADSHEET_EXTENSIONS:

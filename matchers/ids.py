@@ -30,6 +30,8 @@ from matchers.contract import DISABILITY_CATEGORIES
 # ---- issue labels (user-facing, the one place they are spelled) -------------------------------
 ISSUE_SEP = ";"
 ISSUE_WHITESPACE = "含空白字符"
+ISSUE_INVISIBLE = "含不可见格式字符"
+ISSUE_TEXT_FORMULA = "Excel文本公式(=\"…\")"
 ISSUE_DASH = "含连字符"
 ISSUE_APOSTROPHE = "前导撇号"
 ISSUE_FULLWIDTH = "全角字符"
@@ -75,9 +77,13 @@ CERT_CATEGORIES = {str(i + 1): c for i, c in enumerate(DISABILITY_CATEGORIES)}
 
 _CHECK_CHARS = "10X98765432"
 
-# Characters removed before anything else and named ISSUE_WHITESPACE (zero-width ones included,
-# str.isspace does not know them).
-_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+# Invisible formatting characters (Unicode format controls: zero-width space and joiners, BOM,
+# left-to-right and right-to-left marks and embeddings, soft hyphen, word joiner): removed before
+# anything else and named ISSUE_INVISIBLE. str.isspace knows none of them.
+_INVISIBLE = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
+# `="420102…"`: how an export keeps Excel from turning a long number into 4.20102E+17.
+_TEXT_FORMULA_RE = re.compile(r'^\s*=\s*"(.*)"\s*\Z', re.S)
 _DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d"
 _APOSTROPHES = "'\u2018\u2019`\u00b4\uff07"
 _DASH_RE = re.compile(f"[{re.escape(_DASHES)}]")
@@ -87,8 +93,8 @@ _DOT0_RE = re.compile(r"^([0-9]+[Xx]?)\.0+\Z")
 _ID18_RE = re.compile(r"^[0-9]{17}[0-9X]\Z")
 _DIGITS_RE = re.compile(r"^[0-9]+\Z")
 _ANY_DIGIT_RE = re.compile(r"[0-9]")
-# Python's \s is str.isspace (U+3000, NBSP, tab ...); zero-width characters added.
-_SPACE_RE = re.compile(f"[\\s{_ZERO_WIDTH}]")
+# Python's \s is str.isspace (U+3000, NBSP, tab ...).
+_SPACE_RE = re.compile(r"\s")
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,13 @@ def _join(issues: list[str]) -> str | None:
 def _clean(raw: str, issues: list[str]) -> str:
     """Remove the repairable surface damage, naming each kind once."""
     s = raw
+    if _INVISIBLE_RE.search(s):
+        issues.append(ISSUE_INVISIBLE)
+        s = _INVISIBLE_RE.sub("", s)
+    m = _TEXT_FORMULA_RE.match(s)
+    if m:
+        issues.append(ISSUE_TEXT_FORMULA)
+        s = m.group(1)
     if _SPACE_RE.search(s):
         issues.append(ISSUE_WHITESPACE)
         s = _SPACE_RE.sub("", s)
@@ -401,7 +414,7 @@ def _canonical_ids(frame: pl.DataFrame, today: date) -> pl.DataFrame:
 # Characters a value may consist of for its surface repairs to be done with polars (anything
 # else goes through `normalise_id`): digits and X in both widths, apostrophes, the common dashes,
 # the common spaces, and the dot of a trailing `.0`.
-_SURFACE_SAFE = r"^[0-9Xx\uff10-\uff19\uff38\uff58'\uff07\-\uff0d\u2014\u2212 \t\u3000\u00a0\u200b.]+$"
+_SURFACE_SAFE = r"^[0-9Xx\uff10-\uff19\uff38\uff58'\uff07\-\uff0d\u2014\u2212 \t\u3000\u00a0.]+$"
 
 
 def _surface_repaired(values: pl.DataFrame, today: date) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -415,8 +428,8 @@ def _surface_repaired(values: pl.DataFrame, today: date) -> tuple[pl.DataFrame, 
     s = pl.col("_s")
     steps = (
         safe.with_columns(raw.alias("_s"))
-        .with_columns(s.str.contains(r"[\s\u200b]").alias("_ws"))
-        .with_columns(s.str.replace_all(r"[\s\u200b]", ""))
+        .with_columns(s.str.contains(r"\s").alias("_ws"))
+        .with_columns(s.str.replace_all(r"\s", ""))
         .with_columns(s.str.normalize("NFKC").alias("_nfkc"))
         .with_columns((pl.col("_nfkc") != s).alias("_fw"), pl.col("_nfkc").alias("_s"))
         .with_columns(s.str.starts_with("'").alias("_apos"))

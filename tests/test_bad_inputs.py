@@ -187,6 +187,38 @@ def test_file_beyond_a_lowered_limit_is_refused_naming_the_limit(wh_copy, tmp_pa
     assert snapshot(wh_copy) == before
 
 
+def test_link_leading_out_of_the_quarter_folder_is_refused_not_followed(wh_copy, tmp_path, monkeypatch):
+    """A link named like the department's file pointing at a file elsewhere: refused, its target
+    never read (not for the roll, not for the change fingerprint); a link inside the folder loads."""
+    from matchers import extract_changes
+
+    outside = tmp_path / "elsewhere" / "secret.csv"
+    outside.parent.mkdir()
+    outside.write_bytes((CORPUS / "assistance_mixed_encoding.csv").read_bytes())
+    extracts = quarter_with(tmp_path)
+    (extracts / QUARTER / "assistance_link.csv").symlink_to(outside)
+    before = snapshot(wh_copy)
+    real_open = open
+
+    def guarded_open(file, *args, **kwargs):
+        assert Path(file).resolve() != outside.resolve(), "the link's target was read"
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", guarded_open)
+    monkeypatch.setattr("io.open", guarded_open)
+    with pytest.raises(ExtractFileError) as exc:
+        load(wh_copy, extracts, "assistance")
+    assert "assistance_link.csv" in str(exc.value) and "指向季度文件夹以外的链接" in str(exc.value)
+    assert extract_changes.fingerprint(extracts, QUARTER)["assistance"]["assistance_link.csv"]
+    monkeypatch.undo()
+    assert snapshot(wh_copy) == before
+    (extracts / QUARTER / "assistance_link.csv").unlink()
+    (extracts / QUARTER / "assistance_real.csv").write_bytes(outside.read_bytes())
+    (extracts / QUARTER / "assistance_link.csv").symlink_to("assistance_real.csv")
+    result = load(wh_copy, extracts, "assistance")
+    assert {f["source_file"] for f in result["files"]} == {"assistance_link.csv", "assistance_real.csv"}
+
+
 def test_one_bad_part_fails_the_whole_split_source(wh_copy, tmp_path):
     """medical_part1 is fine, medical_part2 is an HTML page: no part of medical is half-loaded."""
     before = snapshot(wh_copy)
