@@ -374,9 +374,33 @@ def test_sparse_sheets_load_only_their_cells(wh_copy, tmp_path):
         assert rows(wh_copy, "source_row, name_norm") == [(1, "王秀英"), (2, "张伟"), (3, "李娜")]
 
 
+def test_ids_in_a_text_formula_or_with_invisible_characters_are_repaired(wh_copy, tmp_path):
+    from matchers.ids import ISSUE_INVISIBLE, ISSUE_SEP, ISSUE_TEXT_FORMULA, ISSUE_WHITESPACE
+
+    load_row_case(wh_copy, tmp_path, "assistance_wrapped_ids.csv")
+    got = rows(wh_copy, "source_row, id_norm, id_issue")
+    assert [r[1] for r in got] == ["420102195001011238", "420106199001011231", "42011119800101106X"]
+    repairs = {ISSUE_TEXT_FORMULA, ISSUE_INVISIBLE, ISSUE_WHITESPACE}
+    assert [set(r[2].split(ISSUE_SEP)) & repairs for r in got] == [
+        {ISSUE_TEXT_FORMULA}, {ISSUE_INVISIBLE}, {ISSUE_INVISIBLE, ISSUE_WHITESPACE}
+    ]
+
+
+def test_unknown_districts_are_null_and_marked_and_formula_text_stays_text(wh_copy, tmp_path):
+    load_row_case(wh_copy, tmp_path, "assistance_districts_and_formulas.csv")
+    got = rows(wh_copy, "source_row, district, street, community, row_issues")
+    assert [r[:4] for r in got] == [
+        (1, None, "+cmd|' /C calc'!A0", "@SUM(1)"),
+        (2, "江岸区", "-2+3", "=1+1"),
+        (3, None, "纸坊街道", "幸福社区"),
+    ]
+    assert "“区”值“=HYPERLINK(\"http://example.invalid\",\"点击\"…”不是本市的区,已置空" in got[0][4]
+    assert got[1][4] is None and "“区”值“东湖高新区”不是本市的区" in got[2][4]
+
+
 def test_corpus_files_stay_small():
     sizes = {p.name: p.stat().st_size for p in CORPUS.iterdir() if p.name.startswith("assistance_")}
-    assert len(sizes) == 33 and max(sizes.values()) < 20_000, sizes
+    assert len(sizes) == 35 and max(sizes.values()) < 20_000, sizes
     assert not os.path.exists(CORPUS / "assistance_big.csv")
 
 

@@ -110,6 +110,26 @@ def bounded_reading_cases() -> dict[str, bytes]:
     }
 
 
+def cell_text_cases() -> dict[str, bytes]:
+    """Cells that must be repaired, refused or kept exactly as text."""
+    wrapped = [list(r) for r in GOOD]
+    wrapped[0][4] = '="420102195001011238"'  # an export keeping Excel off the long number
+    wrapped[1][4] = "\u200e420106199001011231\u200f"  # left-to-right / right-to-left marks
+    wrapped[2][4] = "\ufeff4201\u200b1119800101\u00a0106X"  # BOM, zero-width space, NBSP
+    places = [list(r) for r in GOOD]
+    places[0][6] = '=HYPERLINK("http://example.invalid","点击")'
+    places[1][6] = "武汉市江岸区"
+    places[2][6] = "东湖高新区"
+    header = HEADER + ["街道", "社区"]
+    places[0] += ["+cmd|' /C calc'!A0", "@SUM(1)"]
+    places[1] += ["-2+3", "=1+1"]
+    places[2] += ["纸坊街道", "幸福社区"]
+    return {
+        "assistance_wrapped_ids.csv": csv_bytes([HEADER] + wrapped),
+        "assistance_districts_and_formulas.csv": csv_bytes([header] + places),
+    }
+
+
 def corpus() -> dict[str, bytes]:
     rnd = random.Random(20260930)
     files: dict[str, bytes] = {}
@@ -181,6 +201,7 @@ def corpus() -> dict[str, bytes]:
         banner + merged, merges=("A1:L1", "B3:B4", "H3:H4", "M3:O3")
     )
     files.update(bounded_reading_cases())
+    files.update(cell_text_cases())
     return files
 
 
