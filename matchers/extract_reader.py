@@ -8,6 +8,7 @@ the file (and column) when a file cannot be used.
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import hashlib
 import itertools
@@ -18,17 +19,16 @@ import polars as pl
 
 from matchers.contract import (
     HEADER_SEARCH_ROWS,
-    MAX_BANNER_ROWS,
     QUARTER_PATTERN,
     SOURCES,
     SPECS,
     TOTAL_ROW_MARKERS,
     SourceSpec,
-    alias_index,
     fold_header,
 )
 from matchers.extract_csv import _decode_by_line, csv_body, decode_csv_bytes, head_records_csv, read_csv_text
-from matchers.extract_errors import ExtractFileError, col_letter, column_name
+from matchers.extract_errors import ExtractFileError, column_name
+from matchers.extract_header import check_duplicate_headers, find_header
 from matchers.extract_xlsx import fill_merged_down, other_sheets_hint, read_xlsx_grid
 from matchers.read_limits import ReadLimits, read_limits, refusal
 
@@ -125,72 +125,6 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-# ---- header detection ------------------------------------------------------------------------
-
-
-def _is_blank(cells: list[str]) -> bool:
-    return all(not (c or "").strip() for c in cells)
-
-
-def _match_header(cells: list[str], spec: SourceSpec) -> dict[str, int]:
-    """field → column index for the alias with the best priority present in this row."""
-    index = alias_index(spec)
-    best: dict[str, tuple[int, int]] = {}
-    for col, cell in enumerate(cells):
-        hit = index.get(fold_header(cell))
-        if hit is None:
-            continue
-        fname, prio = hit
-        if fname not in best or prio < best[fname][0]:
-            best[fname] = (prio, col)
-    return {f: col for f, (prio, col) in best.items()}
-
-
-def _missing_required(mapping: dict[str, int], spec: SourceSpec) -> list[tuple[str, ...]]:
-    return [group for group in spec.required if not any(f in mapping for f in group)]
-
-
-def find_header(
-    records: list[list[str]], spec: SourceSpec, file: str
-) -> tuple[int, dict[str, int]]:
-    """Index (0-based, among `records`) of the header row and its field → column mapping.
-
-    The header is the first non-blank row within the first MAX_BANNER_ROWS + 1 non-blank rows that
-    names every required field; failing that, the error names what is missing.
-    """
-    best: tuple[int, int, dict[str, int]] | None = None
-    seen = 0
-    for i, cells in enumerate(records):
-        if _is_blank(cells):
-            continue
-        seen += 1
-        mapping = _match_header(cells, spec)
-        if mapping and not _missing_required(mapping, spec):
-            return i, mapping
-        if best is None or len(mapping) > best[1]:
-            best = (i, len(mapping), mapping)
-        if seen > MAX_BANNER_ROWS:
-            break
-    if best is None or best[1] < 1:
-        raise ExtractFileError(
-            file, f"未找到表头:前{MAX_BANNER_ROWS + 1}个非空行中没有“姓名”“身份证号”等列名"
-        )
-    missing = _missing_required(best[2], spec)
-    names = "、".join("或".join(f"“{spec.field(f).header}”" for f in group) for group in missing)
-    raise ExtractFileError(file, f"第{best[0] + 1}行表头缺少必需的列{names}")
-
-
-def _check_duplicate_headers(header: list[str], mapping: dict[str, int], file: str) -> None:
-    folded = [fold_header(h) for h in header]
-    for fname, col in mapping.items():
-        dups = [i for i, h in enumerate(folded) if h == folded[col] and i != col]
-        if dups:
-            cols = "、".join(col_letter(i) for i in [col] + dups)
-            raise ExtractFileError(
-                file, f"表头“{header[col].strip()}”重复出现在第{cols}列,无法确定使用哪一列,请删除多余的列"
-            )
-
-
 def _is_total_row(cells: list[str]) -> bool:
     for c in cells:
         c = fold_header(c)
@@ -285,8 +219,25 @@ def _gc_paused():
 def read_extract_file(path: str | Path, source: str, limits: ReadLimits | None = None) -> ExtractFile:
     """Read one extract file into text cells under canonical names, numbered per EXTRACTS.md,
     within the read limits (the environment's when not given)."""
-    with _gc_paused():
-        return _read_extract_file(Path(path), source, limits or read_limits())
+    path = Path(path)
+    try:
+        with _gc_paused():
+            return _read_extract_file(path, source, limits or read_limits())
+    except OSError as exc:
+        raise ExtractFileError(path.name, _os_problem(exc)) from exc
+    except MemoryError as exc:
+        raise ExtractFileError(path.name, "太大,本机内存不足以读取;请拆分文件后重新导出") from exc
+
+
+def _os_problem(exc: OSError) -> str:
+    """What the system said when a file could not be read, in words an officer can pass on."""
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "没有读取权限,请管理员检查该文件的权限"
+    if exc.errno == errno.EISDIR:
+        return "是文件夹,不是文件"
+    if exc.errno == errno.ENOENT:
+        return "读取时已不存在(可能被移走或改名)"
+    return f"读取时出错(系统错误码{exc.errno}),请确认文件完好后重新放入季度文件夹"
 
 
 @dataclass
@@ -318,7 +269,7 @@ def _read_extract_file(path: Path, source: str, limits: ReadLimits) -> ExtractFi
     else:
         grid = _csv_grid(path, spec, limits, warnings)
     header, mapping = grid.header, grid.mapping
-    _check_duplicate_headers(header, mapping, path.name)
+    check_duplicate_headers(header, mapping, path.name, grid.header_row)
     ragged: list[int] = []
     frame = _frame_from_grid(grid.body, mapping, spec, None if grid.encoding == "xlsx" else len(header), ragged)
     _refuse_long_cells(frame, grid, limits, path.name)
@@ -377,7 +328,7 @@ def _xlsx_grid(path: Path, spec: SourceSpec, limits: ReadLimits, warnings: list[
 def _csv_grid(path: Path, spec: SourceSpec, limits: ReadLimits, warnings: list[str]) -> _Grid:
     text, encoding = read_csv_text(path, limits, warnings)
     head, line_ends = head_records_csv(text, HEADER_SEARCH_ROWS, path.name, limits)
-    h, mapping = find_header(head, spec, path.name)
+    h, mapping = find_header(head, spec, path.name, line_ends)
     header = head[h]
     body = csv_body(text, line_ends[h], path.name, limits, header)
     return _Grid(encoding, header, line_ends[h], mapping, body)

@@ -5,6 +5,7 @@ was, or loads with the damage marked on the row (null cell + row_issues) or the 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from assets.partitions import QUARTER_PARTITIONS_NAME
 from assets.resources import WarehouseResource
 from matchers import warehouse
 from matchers.contract import SOURCES
-from matchers.extract_reader import ExtractFileError
+from matchers.extract_reader import ExtractFileError, read_extract_file
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
@@ -169,7 +170,48 @@ def test_unusable_file_fails_its_source_and_changes_nothing(wh_copy, tmp_path, n
         load(wh_copy, extracts, "assistance")
     message = str(exc.value)
     assert name in message and FILE_ERRORS[name] in message, message
+    assert_officer_can_read(message)
     assert snapshot(wh_copy) == before
+
+
+def assert_officer_can_read(message: str) -> None:
+    """No Python class name, traceback or source path in a message an officer reads."""
+    assert not re.search(r"[A-Z][a-z]+(Error|Exception)|Traceback|\.py\b|matchers[/.]", message), message
+
+
+def test_missing_column_message_names_the_headers_found_and_the_accepted_names(wh_copy, tmp_path):
+    extracts = quarter_with(tmp_path, CORPUS / "assistance_missing_column.csv")
+    with pytest.raises(ExtractFileError) as exc:
+        load(wh_copy, extracts, "assistance")
+    message = str(exc.value)
+    assert message.startswith("文件“assistance_missing_column.csv”第1行表头缺少必需的列“救助类别”(可用的列名:救助类别)")
+    assert "该行的列名为:“序号”、“家庭编号”、“与户主关系”、“姓名”、“身份证号”" in message
+    assert "contract" not in message
+
+
+def test_missing_column_of_another_source_names_its_accepted_headers(tmp_path):
+    from tests.bad_inputs.make_corpus import GOOD, csv_bytes
+
+    path = tmp_path / "disability.csv"
+    path.write_bytes(csv_bytes([["姓名", "身份证", "等级"], ["王秀英", GOOD[0][4], "一级"]]))
+    with pytest.raises(ExtractFileError) as exc:
+        read_extract_file(path, "disability")
+    message = str(exc.value)
+    assert "缺少必需的列“残疾等级”(可用的列名:残疾等级)" in message
+    assert "该行的列名为:“姓名”、“身份证”、“等级”" in message
+
+
+def test_a_file_the_system_will_not_let_us_read_says_so_in_chinese(tmp_path, monkeypatch):
+    path = tmp_path / "assistance.csv"
+    path.write_bytes((CORPUS / "assistance_mixed_encoding.csv").read_bytes())
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(ExtractFileError) as exc:
+        read_extract_file(path, "assistance")
+    assert str(exc.value) == "文件“assistance.csv”没有读取权限,请管理员检查该文件的权限"
 
 
 @pytest.mark.parametrize("name", sorted(LIMIT_ERRORS))
@@ -184,6 +226,7 @@ def test_file_beyond_a_lowered_limit_is_refused_naming_the_limit(wh_copy, tmp_pa
     message = str(exc.value)
     assert name in message and expected in message and variable in message, message
     assert "表头" not in message
+    assert_officer_can_read(message)
     assert snapshot(wh_copy) == before
 
 
