@@ -312,6 +312,23 @@ def test_extract_asset_failure_says_what_failed_and_that_the_warehouse_is_unchan
     assert snapshot(wh_copy) == before
 
 
+def test_extract_asset_failure_masks_an_id_in_the_file_name(wh_copy, tmp_path):
+    from matchers.privacy import contains_full_id
+
+    extracts = quarter_with(tmp_path, ("assistance_王秀英420102195001011238.csv", b""))
+    resource = WarehouseResource(path=str(wh_copy), extracts_dir=str(extracts), exports_dir=str(tmp_path / "exports"))
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [QUARTER])
+        result = materialize(
+            [build_extract_asset("assistance")], partition_key=QUARTER, resources={"warehouse": resource},
+            instance=instance, raise_on_error=False,
+        )
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.event_specific_data.error
+    shown = [error.message] + [str(v.value) for v in failure.event_specific_data.user_failure_data.metadata.values()]
+    assert any("4201**********1238" in t for t in shown) and not any(contains_full_id(t) for t in shown), shown
+
+
 # ---- row-level damage: the file loads, the damage is marked or the row quarantined ------------
 
 
