@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from stdnum.cn import ric
 
 from matchers import ids
+from matchers.id_columns import normalise_id_column
 from matchers.ids import (
     ISSUE_APOSTROPHE,
     ISSUE_BAD_CHECK,
@@ -38,7 +39,6 @@ from matchers.ids import (
     has_usable_id,
     is_valid_id,
     normalise_id,
-    normalise_id_column,
 )
 
 TODAY = date.today()
