@@ -112,7 +112,7 @@ def format_bench(n: int, repeat: int) -> None:
     def duck(path: Path) -> int:
         # Every column materialised (as Arrow), as our reader builds every cell.
         sql = "SELECT * FROM read_csv(?, all_varchar = true, header = true)"
-        return con.execute(sql, [str(path)]).to_arrow_table().num_rows
+        return con.sql(sql, params=[str(path)]).to_arrow_table().num_rows
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = _write_formats(Path(tmp), n)
