@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import getpass
 import hashlib
 import json
@@ -54,19 +55,44 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+class ExportError(RuntimeError):
+    """An export file could not be written; the message (Chinese) names the folder and what to do."""
+
+
+_WRITE_PROBLEMS = {
+    errno.ENOSPC: "磁盘空间已满",
+    errno.EDQUOT: "磁盘配额已用完",
+    errno.EACCES: "没有写入权限",
+    errno.EPERM: "没有写入权限",
+    errno.EROFS: "磁盘是只读的",
+}
+
+
+def export_error(folder: Path, exc: OSError) -> ExportError:
+    what = _WRITE_PROBLEMS.get(exc.errno, f"系统错误码 {exc.errno}")
+    return ExportError(
+        f"无法在导出文件夹 {folder} 中写入文件({what}):请清理该文件夹所在磁盘或检查权限后重新运行,"
+        "下次运行会重新生成所有未写好的文件"
+    )
+
+
 def write_private(path: Path, data: bytes) -> str:
-    """Write `data` to `path` readable by its owner only (0600), atomically. Returns the sha256."""
-    private_dir(path.parent)
+    """Write `data` to `path` readable by its owner only (0600), atomically. Returns the sha256.
+    A file that cannot be written raises ExportError (Chinese, naming the folder); no partial
+    file is left."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
+        private_dir(path.parent)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise export_error(path.parent, exc) from exc
     except BaseException:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
         raise
     return hashlib.sha256(data).hexdigest()
 

@@ -29,9 +29,12 @@ DECISIONS: tuple[str, ...] = tuple(REVIEW_DECISIONS)  # WAREHOUSE.md reviews.dec
 PENDING = PENDING_REVIEW  # flags.review_status before any decision
 
 CITY = "全市"
-UNASSIGNED_DISTRICT = "未明确区"  # flags whose district is null
+UNASSIGNED_DISTRICT = "未明确区"  # flags whose district is null or not one of the city's districts
+# SQL: a district in the contract's list, else the unassigned one (parameters $districts: the
+# contract's WUHAN_DISTRICTS, $unassigned). Every export and the import group districts this way.
+KNOWN_DISTRICT = "CASE WHEN list_contains($districts, {column}) THEN {column} ELSE $unassigned END"
 
-# Report targets (issue 5): subsidy coverage 100%, 支出型贫困 candidates ≥ 10% of the 低保 count.
+# Report targets: subsidy coverage 100%, 支出型贫困 candidates ≥ 10% of the 低保 count.
 COVERAGE_TARGET = 1.0
 EXPENDITURE_POVERTY_TARGET = 0.10
 # Districts report by this day of the quarter's last month.
