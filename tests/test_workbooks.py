@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import stat
 from datetime import datetime
 from pathlib import Path
@@ -12,99 +11,11 @@ import openpyxl
 import pytest
 
 from matchers import warehouse
+from matchers.reports.columns import COL_FLAG_ID, INFO_SHEET, workbook_path
 from matchers.reports.labels import DECISIONS, FAMILIES
-from matchers.reports.workbooks import (
-    COL_DECISION,
-    COL_FLAG_ID,
-    COL_NOTE,
-    COL_REVIEWER,
-    INFO_SHEET,
-    WorkbookError,
-    export_district_workbooks,
-    import_reviews,
-    workbook_path,
-)
-
-Q = "2026Q3"
-FULL_ID = re.compile(r"\d{17}[\dXx]")
-
-PERSONS = [
-    # person_id, id_number, name, district
-    ("P1", "420115198001011234", "王秀英", "江夏区"),
-    ("P2", "42011519751212567X", "李建国", "江夏区"),
-    ("P3", "420111196505053456", "张伟", "洪山区"),
-    ("P4", "420115201003037890", "刘小明", "江夏区"),
-]
-FLAGS = [
-    # flag_id, rule_code, person_id, district, reason, first_seen
-    ("F-M02-1", "M02", "P1", "江夏区", "王秀英(4201**********1234) 残疾等级二级,未享受重度残疾人护理补贴", "2026Q2"),
-    ("F-R01-2", "R01", "P2", "江夏区", "李建国(4201**********567X) 已脱贫户人均纯收入6500元,低于监测线7800元", Q),
-    ("F-Q03-4", "Q03", "P4", "江夏区", "刘小明 学籍号G420115201003037890,无可用身份证号", Q),
-    ("F-M02-3", "M02", "P3", "洪山区", "张伟(4201**********3456) 残疾等级一级,未享受重度残疾人护理补贴", Q),
-]
-
-
-def _warehouse(tmp_path: Path):
-    con = warehouse.connect(tmp_path / "wh.duckdb")
-    for pid, idn, name, district in PERSONS:
-        con.execute(
-            "INSERT INTO persons (person_id, id_number, name, district) VALUES (?, ?, ?, ?)",
-            [pid, idn, name, district],
-        ).fetchall()
-        con.execute(
-            "INSERT INTO source_records (quarter, source, source_file, source_row, person_id, name_raw, id_raw,"
-            " id_norm, district, street, community) VALUES (?, 'disability', 'disability.csv', ?, ?, ?, ?, ?, ?,"
-            " '纸坊街道', '大桥社区')",
-            [Q, int(pid[1:]), pid, name, idn, idn, district],
-        ).fetchall()
-    for fid, rule, pid, district, reason, first_seen in FLAGS:
-        evidence = json.dumps([{"source": "disability", "source_file": "disability.csv", "source_row": int(pid[1:])}])
-        con.execute(
-            "INSERT INTO flags (quarter, flag_id, rule_code, person_id, district, reason, evidence, first_seen,"
-            " review_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '待核查')",
-            [Q, fid, rule, pid, district, reason, evidence, first_seen],
-        ).fetchall()
-    return con
-
-
-def _fill(path: Path, decisions: dict[str, tuple[str, str | None, str | None]], extra_rows=()) -> None:
-    """Write decision/note/reviewer for the given flag_ids, and append `extra_rows` to the first sheet."""
-    wb = openpyxl.load_workbook(path)
-    for ws in wb.worksheets:
-        if ws.title == INFO_SHEET:
-            continue
-        header = [c.value for c in ws[2]]
-        col = {h: i + 1 for i, h in enumerate(header)}
-        for r in range(3, ws.max_row + 1):
-            fid = ws.cell(r, col[COL_FLAG_ID]).value
-            if fid in decisions:
-                decision, note, reviewer = decisions[fid]
-                ws.cell(r, col[COL_DECISION]).value = decision
-                ws.cell(r, col[COL_NOTE]).value = note
-                ws.cell(r, col[COL_REVIEWER]).value = reviewer
-    ws = wb.worksheets[0]
-    header = [c.value for c in ws[2]]
-    col = {h: i + 1 for i, h in enumerate(header)}
-    for fid, decision in extra_rows:
-        r = ws.max_row + 1
-        ws.cell(r, col[COL_FLAG_ID]).value = fid
-        ws.cell(r, col[COL_DECISION]).value = decision
-    wb.save(path)
-
-
-def _reviews(con) -> list[tuple]:
-    return con.execute(
-        "SELECT flag_id, decision, note, reviewer, decided_at, quarter, import_file, import_row"
-        " FROM reviews ORDER BY rowid"
-    ).fetchall()
-
-
-@pytest.fixture
-def exported(tmp_path):
-    con = _warehouse(tmp_path)
-    out = export_district_workbooks(con, Q, tmp_path / "exports", actor="测试")
-    yield con, {w.district: w for w in out}, tmp_path
-    con.close()
+from matchers.reports.review_import import WorkbookError, import_reviews
+from matchers.reports.workbooks import export_district_workbooks
+from workbook_helpers import FLAGS, FULL_ID, Q, fill_workbook, make_warehouse, reviews_of
 
 
 def test_each_district_gets_only_its_flags_with_masked_ids(exported):
@@ -125,7 +36,7 @@ def test_each_district_gets_only_its_flags_with_masked_ids(exported):
                 header = [c.value for c in ws[2]]
                 fid_col = header.index(COL_FLAG_ID)
                 flag_ids |= {r[fid_col] for r in ws.iter_rows(min_row=3, values_only=True) if r[fid_col]}
-                assert ws.freeze_panes == "A3"
+                assert ws.freeze_panes == "E3"  # 序号, 姓名, 身份证号, 核查结论 frozen
                 assert ws.auto_filter.ref is not None
                 dv = [d for d in ws.data_validations.dataValidation if d.type == "list"]
                 assert dv and all(x in dv[0].formula1 for x in DECISIONS)
@@ -141,13 +52,13 @@ def test_each_district_gets_only_its_flags_with_masked_ids(exported):
 def test_filled_workbook_round_trips_into_reviews(exported):
     con, out, _ = exported
     path = out["江夏区"].path
-    _fill(path, {
+    fill_workbook(path, {
         "F-M02-1": ("属实已纳入救助", "已于8月纳入护理补贴", "陈敏"),
         "F-R01-2": ("不属实", None, None),
     })
     result = import_reviews(con, path, reviewer="导入员", now=datetime(2026, 9, 5, 10, 0))
     assert (result.applied, result.unchanged, result.empty, result.problems) == (2, 0, 1, [])
-    rows = _reviews(con)
+    rows = reviews_of(con)
     assert sorted((r[0], r[1], r[2], r[3], r[5], r[6]) for r in rows) == [
         ("F-M02-1", "属实已纳入救助", "已于8月纳入护理补贴", "陈敏", Q, path.name),
         ("F-R01-2", "不属实", None, "导入员", Q, path.name),
@@ -165,7 +76,7 @@ def test_filled_workbook_round_trips_into_reviews(exported):
 def test_bad_rows_are_reported_and_the_rest_applied(exported):
     con, out, _ = exported
     path = out["江夏区"].path
-    _fill(
+    fill_workbook(
         path,
         {"F-M02-1": ("属实待处理", "下周复查", "陈敏"), "F-Q03-4": ("已核实", None, None)},
         extra_rows=[("F-NOPE-9", "不属实"), ("F-M02-3", "不属实")],
@@ -178,24 +89,24 @@ def test_bad_rows_are_reported_and_the_rest_applied(exported):
     assert "不存在" in reasons["F-NOPE-9"]
     assert "洪山区" in reasons["F-M02-3"] and "江夏区" in reasons["F-M02-3"]
     assert all(p.row >= 3 for p in result.problems)
-    assert [r[0] for r in _reviews(con)] == ["F-M02-1"]
+    assert [r[0] for r in reviews_of(con)] == ["F-M02-1"]
     assert "无法导入 3 行" in result.summary()
 
 
 def test_importing_twice_changes_nothing_and_reviews_are_never_changed(exported):
     con, out, _ = exported
     path = out["江夏区"].path
-    _fill(path, {"F-M02-1": ("属实待处理", "下周复查", "陈敏"), "F-R01-2": ("无法核实", "联系不上", "陈敏")})
+    fill_workbook(path, {"F-M02-1": ("属实待处理", "下周复查", "陈敏"), "F-R01-2": ("无法核实", "联系不上", "陈敏")})
     first = import_reviews(con, path, now=datetime(2026, 9, 1))
-    before = _reviews(con)
+    before = reviews_of(con)
     second = import_reviews(con, path, now=datetime(2026, 9, 2))
     assert (first.applied, second.applied, second.unchanged) == (2, 0, 2)
-    assert _reviews(con) == before
+    assert reviews_of(con) == before
     # A later decision is appended; the earlier review row stays exactly as it was.
-    _fill(path, {"F-M02-1": ("属实已纳入救助", "已纳入", "陈敏")})
+    fill_workbook(path, {"F-M02-1": ("属实已纳入救助", "已纳入", "陈敏")})
     third = import_reviews(con, path, now=datetime(2026, 9, 3))
     assert third.applied == 1 and third.unchanged == 1
-    after = _reviews(con)
+    after = reviews_of(con)
     assert after[: len(before)] == before and len(after) == len(before) + 1
     assert con.execute("SELECT review_status FROM flags WHERE flag_id = 'F-M02-1'").fetchall() == [("属实已纳入救助",)]
     actions = con.execute("SELECT action, rows FROM audit_log WHERE action = 'import_workbook' ORDER BY logged_at").fetchall()
@@ -205,20 +116,20 @@ def test_importing_twice_changes_nothing_and_reviews_are_never_changed(exported)
 def test_conflicting_rows_for_one_flag_are_not_applied(exported):
     con, out, _ = exported
     path = out["江夏区"].path
-    _fill(path, {"F-M02-1": ("属实待处理", None, None)}, extra_rows=[("F-M02-1", "不属实")])
+    fill_workbook(path, {"F-M02-1": ("属实待处理", None, None)}, extra_rows=[("F-M02-1", "不属实")])
     result = import_reviews(con, path)
     assert result.applied == 0 and len(result.problems) == 2
     assert all("不一致" in p.reason for p in result.problems)
-    assert _reviews(con) == []
+    assert reviews_of(con) == []
 
 
 def test_a_file_that_is_not_a_workbook_is_refused(tmp_path, exported):
     con, _, _ = exported
     bad = tmp_path / "核查名单_2026Q3_江夏区.xlsx"
     bad.write_text("不是表格", encoding="utf-8")
-    with pytest.raises(WorkbookError, match="无法作为 Excel 工作簿打开"):
+    with pytest.raises(WorkbookError, match="无法作为 Excel 工作簿"):
         import_reviews(con, bad)
-    assert _reviews(con) == []
+    assert reviews_of(con) == []
 
 
 def test_command_line_import_prints_chinese_summary_and_problem_rows(exported, capsys):
@@ -226,7 +137,7 @@ def test_command_line_import_prints_chinese_summary_and_problem_rows(exported, c
 
     con, out, tmp_path = exported
     path = out["江夏区"].path
-    _fill(path, {"F-M02-1": ("属实待处理", None, None), "F-R01-2": ("待定", None, None)})
+    fill_workbook(path, {"F-M02-1": ("属实待处理", None, None), "F-R01-2": ("待定", None, None)})
     con.close()
     code = main([str(path), "--reviewer", "陈敏", "--warehouse", str(tmp_path / "wh.duckdb")])
     printed = capsys.readouterr().out
@@ -243,7 +154,7 @@ def test_workbooks_built_in_a_helper_process_are_the_same_bytes(tmp_path, monkey
     # A large export shares its districts with a helper process; forced here on the small one.
     from matchers.reports import workbooks
 
-    con = _warehouse(tmp_path)
+    con = make_warehouse(tmp_path)
     at = datetime(2026, 11, 29, 9, 30)
     serial = {w.district: w.sha256 for w in export_district_workbooks(con, Q, tmp_path / "a", actor="测试", now=at)}
     monkeypatch.setattr(workbooks, "PARALLEL_MIN_ROWS", 0)
@@ -259,7 +170,7 @@ def test_workbooks_built_in_a_helper_process_are_the_same_bytes(tmp_path, monkey
 
 def test_a_district_whose_content_did_not_change_keeps_its_file(tmp_path):
     # A nightly refresh re-exports; only the district whose flags or decisions changed is rebuilt.
-    con = _warehouse(tmp_path)
+    con = make_warehouse(tmp_path)
     first = {w.district: w for w in export_district_workbooks(con, Q, tmp_path / "x", actor="测试")}
     assert not any(w.unchanged for w in first.values())
     con.execute("UPDATE flags SET reason = reason || '。' WHERE flag_id = 'F-M02-3'").fetchall()  # 洪山区
@@ -301,7 +212,7 @@ def built(monkeypatch):
 
 
 def test_an_export_with_nothing_changed_keeps_every_file_without_building_any(tmp_path, built):
-    con = _warehouse(tmp_path)
+    con = make_warehouse(tmp_path)
     first = _export(con, tmp_path / "x")
     before = _file_state(first)
     assert sorted(built) == ["江夏区", "洪山区"]
@@ -325,13 +236,13 @@ def test_an_export_with_nothing_changed_keeps_every_file_without_building_any(tm
 
 def test_a_kept_file_does_not_depend_on_the_export_clock(tmp_path, built):
     # The audit rows say which content each file was written from; their times do not matter
-    # (an export run with an earlier `now`, a clock set back).
-    con = _warehouse(tmp_path)
+    # (an export run with an earlier `now`, a clock set back; all after the quarter's deadline).
+    con = make_warehouse(tmp_path)
     _export(con, tmp_path / "x", now=datetime(2026, 12, 1, 2, 0))
     built.clear()
-    again = _export(con, tmp_path / "x", now=datetime(2026, 1, 1, 2, 0))
+    again = _export(con, tmp_path / "x", now=datetime(2026, 10, 1, 2, 0))
     con.execute("UPDATE flags SET reason = reason || '。' WHERE flag_id = 'F-M02-3'").fetchall()
-    third = _export(con, tmp_path / "x", now=datetime(2025, 1, 1, 2, 0))
+    third = _export(con, tmp_path / "x", now=datetime(2026, 9, 20, 2, 0))
     con.close()
     assert all(w.unchanged for w in again.values())
     assert built == ["洪山区"] and third["江夏区"].unchanged and not third["洪山区"].unchanged
@@ -356,7 +267,7 @@ HONGSHAN_CHANGES = {
 
 @pytest.mark.parametrize("change", sorted(HONGSHAN_CHANGES))
 def test_a_change_to_what_one_district_shows_rebuilds_that_district_alone(tmp_path, built, change):
-    con = _warehouse(tmp_path)
+    con = make_warehouse(tmp_path)
     first = _export(con, tmp_path / "x")
     before = _file_state(first)
     built.clear()
@@ -379,7 +290,7 @@ def test_a_change_to_what_one_district_shows_rebuilds_that_district_alone(tmp_pa
 
 
 def test_a_flag_moving_to_another_district_rebuilds_both(tmp_path, built):
-    con = _warehouse(tmp_path)
+    con = make_warehouse(tmp_path)
     _export(con, tmp_path / "x")
     built.clear()
     con.execute("UPDATE flags SET district = '洪山区' WHERE flag_id = 'F-Q03-4'").fetchall()
@@ -394,7 +305,7 @@ def _filled_copy(path: Path, folder: Path, decisions: dict) -> Path:
     folder.mkdir(exist_ok=True)
     copy = folder / path.name
     copy.write_bytes(path.read_bytes())
-    _fill(copy, decisions)
+    fill_workbook(copy, decisions)
     return copy
 
 
@@ -422,7 +333,7 @@ def test_an_imported_review_rebuilds_its_district_workbook(exported, built):
 
 
 def test_a_workbook_deleted_from_the_folder_is_written_again(tmp_path, built):
-    con = _warehouse(tmp_path)
+    con = make_warehouse(tmp_path)
     at = datetime(2026, 12, 1, 2, 0)
     first = _export(con, tmp_path / "x", now=at)
     first["江夏区"].path.unlink()
@@ -438,7 +349,7 @@ def test_a_workbook_deleted_from_the_folder_is_written_again(tmp_path, built):
 # the reference the column-wise _sheet_values must reproduce exactly, awkward values included.
 def _reference_rows(part):
     from matchers.reports.labels import mask_id, mask_ids_in_text, rule_label
-    from matchers.reports.workbooks import _evidence_text, _last_decision_text
+    from matchers.reports.cell_texts import _evidence_text, _last_decision_text
 
     cols = [part.get_column(c).to_list() for c in (
         "rule_code", "street", "community", "name", "id_number", "reason", "evidence", "first_seen",
@@ -446,7 +357,8 @@ def _reference_rows(part):
     )]
     for code, street, community, name, id_number, reason, evidence, first_seen, decision, decided_at, fid in zip(*cols):
         yield (
-            str(code), str(rule_label(code)), str(street or ""), str(community or ""), str(name or ""),
+            str(code), str(rule_label(code)), mask_ids_in_text(str(street or "")),
+            mask_ids_in_text(str(community or "")), mask_ids_in_text(str(name or "")),
             str(mask_id(id_number)), mask_ids_in_text(reason), _evidence_text(evidence), str(first_seen or ""),
             _last_decision_text(decision, decided_at), str(fid),
         )
@@ -519,7 +431,8 @@ def _awkward_frame():
 
 def test_cell_texts_are_the_per_row_texts_for_awkward_values():
     import polars as pl
-    from matchers.reports.workbooks import _PLAIN_EVIDENCE, _sheet_values
+    from matchers.reports.cell_texts import _PLAIN_EVIDENCE
+    from matchers.reports.cell_texts import sheet_values as _sheet_values
 
     rows = _awkward_frame()
     # both ways are exercised: evidence in the warehouse's form (polars) and every other shape
@@ -538,7 +451,7 @@ def test_workbook_bytes_are_those_of_the_per_row_texts(monkeypatch):
     rows = _awkward_frame()
     at = datetime(2026, 9, 1, 8, 30)
     built = workbooks._build_workbook(Q, "江夏区", rows, at)
-    monkeypatch.setattr(workbooks, "_sheet_values", lambda part: [list(c) for c in zip(*_reference_rows(part))] or [[]] * 11)
+    monkeypatch.setattr(workbooks, "sheet_values", lambda part: [list(c) for c in zip(*_reference_rows(part))] or [[]] * 11)
     assert built == workbooks._build_workbook(Q, "江夏区", rows, at)
     # and the sheets hold each family's rows in the frame's order, masked
     wb = openpyxl.load_workbook(__import__("io").BytesIO(built), read_only=True)
@@ -572,7 +485,7 @@ def test_evidence_texts_match_the_per_row_function_for_any_shape():
     from hypothesis import strategies as st
 
     import polars as pl
-    from matchers.reports.workbooks import _evidence_text, _evidence_texts
+    from matchers.reports.cell_texts import _evidence_text, _evidence_texts
 
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(_evidence_strategy(), min_size=1, max_size=8))

@@ -1,0 +1,66 @@
+"""The columns and sheets of a district verification workbook (核查名单), shared by its export and
+its import.
+
+The identifying columns (序号, 姓名, 身份证号) and the decision come first and are frozen, the other
+fill-in columns right after them: on a laptop the name and the decision stay in sight while the
+officer scrolls to the reason; on paper they print on the left of every page.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ._io import safe_part
+
+COL_SEQ = "序号"
+COL_RULE = "规则编号"
+COL_RULE_NAME = "规则名称"
+COL_STREET = "街道"
+COL_COMMUNITY = "社区"
+COL_NAME = "姓名"
+COL_ID = "身份证号"
+COL_REASON = "核查原因"
+COL_EVIDENCE = "数据来源"
+COL_FIRST_SEEN = "首次发现"
+COL_LAST_DECISION = "上次核查结论"
+COL_DECISION = "核查结论"
+COL_NOTE = "核查说明"
+COL_REVIEWER = "核查人"
+COL_FLAG_ID = "核查编号(请勿修改)"
+
+# (header, width in characters), in sheet order.
+COLUMNS: tuple[tuple[str, int], ...] = (
+    (COL_SEQ, 5),
+    (COL_NAME, 9),
+    (COL_ID, 19),
+    (COL_DECISION, 14),
+    (COL_NOTE, 24),
+    (COL_REVIEWER, 8),
+    (COL_LAST_DECISION, 15),
+    (COL_RULE, 6),
+    (COL_RULE_NAME, 18),
+    (COL_REASON, 44),
+    (COL_STREET, 10),
+    (COL_COMMUNITY, 10),
+    (COL_EVIDENCE, 20),
+    (COL_FIRST_SEEN, 8),
+    (COL_FLAG_ID, 20),
+)
+HEADERS: tuple[str, ...] = tuple(h for h, _ in COLUMNS)
+INPUT_COLUMNS = (COL_DECISION, COL_NOTE, COL_REVIEWER)
+FROZEN_COLUMNS = HEADERS.index(COL_DECISION) + 1  # 序号 … 核查结论 stay in sight
+TITLE_ROW, HEADER_ROW = 0, 1  # 0-based rows in the sheet; data starts under the header
+INFO_SHEET = "填写说明"
+INFO_QUARTER, INFO_DISTRICT = "季度", "区"
+WORKBOOK_NAME = re.compile(r"核查名单_(\d{4}Q[1-4])_(.+?)\.xlsx$")
+
+ACTION_EXPORT, ACTION_IMPORT = "export_workbook", "import_workbook"
+
+
+def workbook_name(quarter: str, district: str) -> str:
+    return f"核查名单_{quarter}_{safe_part(district)}.xlsx"
+
+
+def workbook_path(exports_dir: Path | str, quarter: str, district: str) -> Path:
+    return Path(exports_dir) / quarter / workbook_name(quarter, district)

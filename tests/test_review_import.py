@@ -1,0 +1,173 @@
+"""Importing returned verification workbooks: hostile names, edited identity, broken files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from matchers import warehouse
+from matchers.reports.columns import COL_DECISION, COL_FLAG_ID, COL_NOTE, INFO_SHEET
+from matchers.reports.review_import import (
+    PROBLEMS_LISTED,
+    XLS_ADVICE,
+    WorkbookError,
+    clean_reviewer,
+    import_reviews,
+    read_returned_workbook,
+    record_decisions,
+)
+from workbook_helpers import Q, fill_workbook, reviews_of
+
+ROOT = Path(__file__).resolve().parents[1]
+HOSTILE_REVIEWER = '王五"; touch {canary}; echo "'
+
+
+def _returned(src: Path, folder: Path, name: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / (name or src.name)
+    shutil.copyfile(src, copy)
+    return copy
+
+
+def _sheet_with(path: Path, flag_id: str):
+    """(workbook, sheet, header column map, row number) of the row holding `flag_id`."""
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        if ws.title == INFO_SHEET:
+            continue
+        col = {c.value: c.column for c in ws[2]}
+        for r in range(3, ws.max_row + 1):
+            if ws.cell(r, col[COL_FLAG_ID]).value == flag_id:
+                return wb, ws, col, r
+    raise AssertionError(flag_id)
+
+
+def test_control_characters_are_stripped_from_reviewer_names(exported):
+    con, out, tmp_path = exported
+    back = _returned(out["江夏区"].path, tmp_path / "back")
+    fill_workbook(back, {"F-M02-1": ("属实待处理", None, "陈\u200b敏\u202e"), "F-R01-2": ("不属实", None, None)})
+    import_reviews(con, back, reviewer="导入\x1b[31m员\x07\n")
+    assert sorted((r[0], r[3]) for r in reviews_of(con)) == [("F-M02-1", "陈敏"), ("F-R01-2", "导入[31m员")]
+    assert clean_reviewer(" \t\x00 ") is None
+
+
+def test_the_district_comes_from_the_export_not_from_an_edited_cell(exported):
+    con, out, tmp_path = exported
+    back = _returned(out["江夏区"].path, tmp_path / "back")
+    wb = openpyxl.load_workbook(back)
+    wb[INFO_SHEET]["B2"] = "洪山区"  # the 区 line of 填写说明
+    ws = wb.worksheets[0]
+    col = {c.value: c.column for c in ws[2]}
+    r = ws.max_row + 1
+    ws.cell(r, col[COL_FLAG_ID]).value = "F-M02-3"  # 洪山区's flag pasted in
+    ws.cell(r, col[COL_DECISION]).value = "不属实"
+    wb.save(back)
+    fill_workbook(back, {"F-M02-1": ("属实待处理", None, "陈敏")})
+    report = import_reviews(con, back)
+    assert report.district == "江夏区"
+    assert [r[0] for r in reviews_of(con)] == ["F-M02-1"]
+    assert [(p.flag_id, "洪山区" in p.reason) for p in report.problems] == [("F-M02-3", True)]
+
+
+def test_a_renamed_file_is_matched_to_its_export_by_its_flags(exported):
+    con, out, tmp_path = exported
+    back = _returned(out["江夏区"].path, tmp_path / "back", "江夏区反馈(最终版).xlsx")
+    fill_workbook(back, {"F-R01-2": ("无法核实", "联系不上", "陈敏")})
+    report = import_reviews(con, back)
+    assert (report.quarter, report.district, report.applied, report.problems) == (Q, "江夏区", 1, [])
+
+
+def test_a_hand_made_file_that_was_never_exported_is_refused_row_by_row(exported):
+    con, _, tmp_path = exported
+    path = tmp_path / f"核查名单_{Q}_江岸区.xlsx"
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append([COL_FLAG_ID, COL_DECISION])
+    ws.append(["F-XXX-1", "不属实"])
+    ws.append(["F-XXX-2", "属实待处理"])
+    wb.save(path)
+    report = import_reviews(con, path)
+    assert report.applied == 0 and len(report.problems) == 2
+    assert all("不是本系统导出" in p.reason for p in report.problems)
+    assert reviews_of(con) == []
+
+
+def test_a_note_without_a_decision_is_reported_not_dropped(exported):
+    con, out, tmp_path = exported
+    back = _returned(out["江夏区"].path, tmp_path / "back")
+    fill_workbook(back, {"F-M02-1": (None, "已入户,待领导审核", "陈敏")})
+    report = import_reviews(con, back)
+    assert report.applied == 0 and report.empty == 2
+    [problem] = report.problems
+    assert problem.flag_id == "F-M02-1" and "没有选择核查结论" in problem.reason
+    assert "没有选择核查结论" in report.summary()
+
+
+def test_a_formula_decision_without_a_saved_value_is_reported(exported):
+    con, out, tmp_path = exported
+    back = _returned(out["江夏区"].path, tmp_path / "back")
+    wb, ws, col, r = _sheet_with(back, "F-M02-1")
+    ws.cell(r, col[COL_DECISION]).value = '=IF(1=1,"不属实","")'  # openpyxl saves no cached value
+    ws.cell(r, col[COL_NOTE]).value = "公式写的结论"
+    wb.save(back)
+    report = read_returned_workbook(con, back)
+    assert [p.flag_id for p in report.problems] == ["F-M02-1"]
+    assert "公式" in report.problems[0].reason
+    assert record_decisions(con, report).applied == 0 and reviews_of(con) == []
+
+
+def test_the_summary_lists_a_bounded_number_of_row_problems(exported):
+    con, out, tmp_path = exported
+    back = _returned(out["江夏区"].path, tmp_path / "back")
+    extra = PROBLEMS_LISTED + 17
+    fill_workbook(back, {}, extra_rows=[(f"F-NOPE-{i}", "不属实") for i in range(extra)])
+    report = import_reviews(con, back)
+    text = report.summary()
+    assert len(report.problems) == extra
+    assert text.count("\n  - 工作表") == PROBLEMS_LISTED
+    assert "另有 17 行无法导入" in text
+
+
+def _cli(tmp_path: Path, path: Path, capsys) -> tuple[int, str]:
+    from pipelines.import_reviews import main
+
+    code = main([str(path), "--warehouse", str(tmp_path / "wh.duckdb")])
+    printed = capsys.readouterr()
+    return code, printed.out + printed.err
+
+
+def test_an_xls_file_gets_advice_to_save_as_xlsx(exported, capsys):
+    con, _, tmp_path = exported
+    con.close()
+    xls = tmp_path / f"核查名单_{Q}_江夏区.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512)  # an OLE2 (.xls) header
+    code, text = _cli(tmp_path, xls, capsys)
+    assert code == 2 and XLS_ADVICE in text and "Traceback" not in text
+
+
+def test_a_workbook_with_broken_sheet_xml_gives_a_chinese_message_and_exit_2(exported, capsys):
+    con, out, tmp_path = exported
+    con.close()
+    src = out["江夏区"].path
+    broken = tmp_path / "back" / src.name
+    broken.parent.mkdir()
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(broken, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) // 2]  # cut in the middle of a tag
+            zout.writestr(info, data)
+    code, text = _cli(tmp_path, broken, capsys)
+    assert code == 2 and "无法" in text and "Traceback" not in text and "Error" not in text
+
+
+def test_a_missing_file_is_a_chinese_error(exported):
+    con, _, tmp_path = exported
+    with pytest.raises(WorkbookError, match="文件不存在"):
+        read_returned_workbook(con, tmp_path / "没有这个文件.xlsx")
