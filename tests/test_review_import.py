@@ -25,7 +25,8 @@ from matchers.reports.review_import import (
 from workbook_helpers import Q, fill_workbook, reviews_of
 
 ROOT = Path(__file__).resolve().parents[1]
-HOSTILE_REVIEWER = '王五"; touch {canary}; echo "'
+# shell quoting broken out of, and a make function: neither may run
+HOSTILE_REVIEWER = '王五"; touch {canary}; echo "$(shell touch {canary})'
 
 
 def _returned(src: Path, folder: Path, name: str | None = None) -> Path:
@@ -46,6 +47,44 @@ def _sheet_with(path: Path, flag_id: str):
             if ws.cell(r, col[COL_FLAG_ID]).value == flag_id:
                 return wb, ws, col, r
     raise AssertionError(flag_id)
+
+
+def test_make_import_passes_hostile_file_and_reviewer_names_to_python_untouched(exported):
+    con, out, tmp_path = exported
+    canary = tmp_path / "executed"
+    # a file name cannot hold "/": its commands would create `executed_by_name` where they run
+    name = f"核查名单_{Q}_江夏区`touch executed_by_name`$(touch executed_by_name)'\";touch executed_by_name.xlsx"
+    back = _returned(out["江夏区"].path, tmp_path / "back", name)
+    fill_workbook(back, {"F-M02-1": ("属实待处理", "入户复查", None)})
+    con.close()
+    reviewer = HOSTILE_REVIEWER.format(canary=canary)
+    env = {**os.environ, "WAREHOUSE_PATH": str(tmp_path / "wh.duckdb"), "MAKEFLAGS": ""}
+    done = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "import-reviews", f"FILE={back}", f"REVIEWER={reviewer}"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "写入核查结论 1 条" in done.stdout
+    assert not canary.exists()
+    assert not [p for d in (ROOT, tmp_path, back.parent, Path.cwd()) for p in d.glob("executed_by_name*")]
+    con = warehouse.connect(tmp_path / "wh.duckdb")
+    assert [(r[0], r[3], r[6]) for r in reviews_of(con)] == [("F-M02-1", reviewer, back.name)]
+    con.close()
+
+
+def test_a_partial_import_through_make_ends_with_its_chinese_summary_not_a_make_error(exported):
+    con, out, tmp_path = exported
+    back = _returned(out["江夏区"].path, tmp_path / "back")
+    fill_workbook(back, {"F-M02-1": ("属实待处理", None, None), "F-R01-2": ("待定", None, None)})
+    con.close()
+    env = {**os.environ, "WAREHOUSE_PATH": str(tmp_path / "wh.duckdb"), "MAKEFLAGS": ""}
+    done = subprocess.run(
+        ["make", "-s", "-C", str(ROOT), "import-reviews", f"FILE={back}", "REVIEWER=陈敏"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "写入核查结论 1 条" in done.stdout and "无法导入 1 行" in done.stdout
+    assert "make:" not in done.stdout + done.stderr and "Error" not in done.stdout + done.stderr
 
 
 def test_control_characters_are_stripped_from_reviewer_names(exported):
