@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from datetime import datetime
 from pathlib import Path
@@ -493,3 +494,58 @@ def test_evidence_texts_match_the_per_row_function_for_any_shape():
         assert _evidence_texts(pl.Series(values, dtype=pl.String)).to_list() == [_evidence_text(v) for v in values]
 
     check()
+
+
+# ---- hostile values from a department ---------------------------------------------------------------
+HOSTILE_DISTRICT = "=cmd|' /C calc'!A0"
+HOSTILE_VALUES = {
+    "name": "杨凡ID420106199001011234",
+    "street": "纸坊街道(联系人420106199001011234)",
+    "community": '=HYPERLINK("http://evil.example","点我")',
+}
+
+
+def _written_xml_and_names(root: Path) -> tuple[list[str], list[str]]:
+    """(every XML member of every workbook under `root`, every file name under it)."""
+    import zipfile
+
+    texts, names = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        names.append(path.name)
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as z:
+                texts += [z.read(m).decode("utf-8") for m in z.namelist() if m.endswith((".xml", ".rels"))]
+    return texts, names
+
+
+def test_ids_and_formulas_typed_by_a_department_never_leave_as_ids_or_formulas(tmp_path):
+    from matchers.contract import WUHAN_DISTRICTS
+    from matchers.privacy import contains_full_id
+    from matchers.reports.labels import UNASSIGNED_DISTRICT
+    from matchers.reports.quarterly import write_quarterly_reports
+
+    con = make_warehouse(tmp_path)
+    con.execute(
+        "UPDATE source_records SET name_raw = $name, street = $street, community = $community WHERE person_id = 'P1'",
+        HOSTILE_VALUES,
+    ).fetchall()
+    con.execute("UPDATE persons SET name = $name WHERE person_id = 'P1'", {"name": HOSTILE_VALUES["name"]}).fetchall()
+    con.execute("UPDATE source_records SET district = ? WHERE person_id = 'P3'", [HOSTILE_DISTRICT]).fetchall()
+    con.execute("UPDATE flags SET district = ? WHERE person_id = 'P3'", [HOSTILE_DISTRICT]).fetchall()
+    exports = tmp_path / "exports"
+    workbooks = export_district_workbooks(con, Q, exports, actor="测试")
+    reports = write_quarterly_reports(con, Q, exports, actor="测试")
+    con.close()
+
+    known = {*WUHAN_DISTRICTS, UNASSIGNED_DISTRICT}
+    assert {w.district for w in workbooks} == {"江夏区", UNASSIGNED_DISTRICT}
+    assert {r.scope for r in reports} - {"全市"} <= known
+    texts, names = _written_xml_and_names(exports)
+    assert len(names) == 2 + 2 * len(reports) and texts
+    assert not [n for n in names if "cmd" in n or "calc" in n]
+    assert not [t for t in texts if re.search(r"<f[ >]", t)]
+    assert not [t for t in texts if contains_full_id(t)]
+    # the formula-looking values are there, as text
+    jiangxia = openpyxl.load_workbook(workbooks[0].path if workbooks[0].district == "江夏区" else workbooks[1].path)
+    values = {c.value for ws in jiangxia.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    assert HOSTILE_VALUES["community"] in values and "纸坊街道(联系人4201**********1234)" in values

@@ -56,6 +56,7 @@ from .labels import (
     DECISIONS,
     EXPENDITURE_POVERTY_TARGET,
     FAMILIES,
+    KNOWN_DISTRICT,
     PENDING,
     RULE_NAMES,
     UNASSIGNED_DISTRICT,
@@ -66,40 +67,46 @@ ACTION_REPORT = "export_report"
 CHART_QUARTERS = 4  # the chart shows the report's quarter and up to three before it
 
 # ---- SQL ----------------------------------------------------------------------------------------
-# Flags per district and rule. Parameters: unassigned label, quarter (new), quarter (carried),
-# quarter.
+# Every district below is one of the contract's districts or the unassigned one (KNOWN_DISTRICT):
+# a department's typo or a formula typed as a district never gets a report of its own. Parameters
+# of every query: $quarter, $districts, $unassigned.
+def _known(column: str) -> str:
+    return KNOWN_DISTRICT.format(column=column)
+
+
+# Flags per district and rule.
 RULE_COUNTS_SQL = f"""
-SELECT coalesce(district, ?) AS district,
+SELECT {_known("district")} AS district,
        rule_code,
        count(*) AS total,
-       count(*) FILTER (WHERE first_seen = ?) AS new,
-       count(*) FILTER (WHERE first_seen IS DISTINCT FROM ?) AS carried,
+       count(*) FILTER (WHERE first_seen = $quarter) AS new,
+       count(*) FILTER (WHERE first_seen IS DISTINCT FROM $quarter) AS carried,
        count(*) FILTER (WHERE review_status IS NULL OR review_status = '{PENDING}') AS pending,
        {", ".join(f"count(*) FILTER (WHERE review_status = '{d}') AS d{i}" for i, d in enumerate(DECISIONS))}
 FROM flags
-WHERE quarter = ?
+WHERE quarter = $quarter
 GROUP BY ALL
 """
 
 # Resolved findings of the quarter per district and rule; the district comes from the table when
-# it has one, else from the flag's latest row in `flags`. Parameters: unassigned label, quarter.
-RESOLVED_WITH_DISTRICT_SQL = """
-SELECT coalesce(district, ?) AS district, rule_code, count(*) AS resolved
-FROM resolved_flags WHERE quarter = ? GROUP BY ALL
+# it has one, else from the flag's latest row in `flags`.
+RESOLVED_WITH_DISTRICT_SQL = f"""
+SELECT {_known("district")} AS district, rule_code, count(*) AS resolved
+FROM resolved_flags WHERE quarter = $quarter GROUP BY ALL
 """
-RESOLVED_VIA_FLAGS_SQL = """
-SELECT coalesce(f.district, ?) AS district, r.rule_code, count(*) AS resolved
+RESOLVED_VIA_FLAGS_SQL = f"""
+SELECT {_known("f.district")} AS district, r.rule_code, count(*) AS resolved
 FROM resolved_flags AS r
 LEFT JOIN (SELECT flag_id, arg_max(district, quarter) AS district FROM flags GROUP BY flag_id) AS f
        USING (flag_id)
-WHERE r.quarter = ?
+WHERE r.quarter = $quarter
 GROUP BY ALL
 """
 
 # Disability-subsidy coverage per district. A person counts once: their most severe grade, and a
 # subsidy when any of their rows says 是. "In 低保" = member of an assistance household with an
 # active (在保) 低保 row; members come from the roll and from household_members.
-COVERAGE_SQL = """
+COVERAGE_SQL = f"""
 WITH member AS (
     SELECT DISTINCT person_id, household_id
     FROM source_records
@@ -124,7 +131,7 @@ person_aid AS (
 ),
 disabled AS (
     SELECT person_id,
-           coalesce(min(district), $unassigned) AS district,
+           {_known("min(district)")} AS district,
            min(grade) AS grade,
            bool_or(coalesce(nursing_subsidy, false)) AS nursing,
            bool_or(coalesce(living_subsidy, false)) AS living
@@ -142,10 +149,10 @@ GROUP BY d.district
 """
 
 # 低保 households (active 低保 row) and their members per district; the district is the head's.
-DIBAO_SQL = """
+DIBAO_SQL = f"""
 WITH hh AS (
     SELECT household_id,
-           coalesce(min(district) FILTER (WHERE relation = $head), min(district), $unassigned) AS district,
+           {_known("coalesce(min(district) FILTER (WHERE relation = $head), min(district))")} AS district,
            count(DISTINCT person_id) AS members
     FROM source_records
     WHERE quarter = $quarter AND source = 'assistance' AND status = $active
@@ -156,10 +163,10 @@ SELECT district, count(*) AS dibao_households, sum(members)::BIGINT AS dibao_per
 FROM hh GROUP BY district
 """
 
-# Flags per district and quarter, for the chart. Parameters: unassigned label, quarter.
-FLAGS_BY_QUARTER_SQL = """
-SELECT coalesce(district, ?) AS district, quarter, rule_code, count(*) AS n
-FROM flags WHERE quarter <= ? GROUP BY ALL
+# Flags per district and quarter, for the chart.
+FLAGS_BY_QUARTER_SQL = f"""
+SELECT {_known("district")} AS district, quarter, rule_code, count(*) AS n
+FROM flags WHERE quarter <= $quarter GROUP BY ALL
 """
 
 
@@ -243,15 +250,19 @@ class QuarterData:
         return fig
 
 
+def _district_params(quarter: str) -> dict[str, object]:
+    return {"quarter": quarter, "districts": list(WUHAN_DISTRICTS), "unassigned": UNASSIGNED_DISTRICT}
+
+
 def quarter_data(con: duckdb.DuckDBPyConnection, quarter: str) -> QuarterData:
     check_quarter(quarter)
-    u = UNASSIGNED_DISTRICT
-    rules = frame(con, RULE_COUNTS_SQL, [u, quarter, quarter, quarter])
+    known = _district_params(quarter)
+    rules = frame(con, RULE_COUNTS_SQL, known)
     resolved_known = table_exists(con, "resolved_flags")
     if resolved_known:
         cols = {r[0] for r in con.execute("DESCRIBE resolved_flags").fetchall()}
         sql = RESOLVED_WITH_DISTRICT_SQL if "district" in cols else RESOLVED_VIA_FLAGS_SQL
-        resolved = frame(con, sql, [u, quarter])
+        resolved = frame(con, sql, known)
     else:
         resolved = pl.DataFrame(schema={"district": pl.String, "rule_code": pl.String, "resolved": pl.Int64})
     keys = ["district", "rule_code"]
@@ -259,16 +270,10 @@ def quarter_data(con: duckdb.DuckDBPyConnection, quarter: str) -> QuarterData:
         rules.join(resolved, on=keys, how="full", coalesce=True)
         .with_columns(pl.col([c for c in _COUNT_COLS]).fill_null(0).cast(pl.Int64))
     )
-    params = {
-        "quarter": quarter, "unassigned": u, "dibao": list(DIBAO), "tekun": list(TEKUN),
-        "active": STATUS_ACTIVE, "severe": list(SEVERE_GRADES),
-    }
+    params = {**known, "dibao": list(DIBAO), "tekun": list(TEKUN), "active": STATUS_ACTIVE,
+              "severe": list(SEVERE_GRADES)}
     coverage = frame(con, COVERAGE_SQL, params)
-    dibao = frame(
-        con,
-        DIBAO_SQL,
-        {"quarter": quarter, "unassigned": u, "dibao": list(DIBAO), "active": STATUS_ACTIVE, "head": RELATION_HEAD},
-    )
+    dibao = frame(con, DIBAO_SQL, {**known, "dibao": list(DIBAO), "active": STATUS_ACTIVE, "head": RELATION_HEAD})
     districts = (
         coverage.join(dibao, on="district", how="full", coalesce=True)
         .with_columns(pl.col(_DISTRICT_COLS).fill_null(0).cast(pl.Int64))
@@ -305,7 +310,7 @@ def cjk_font() -> str | None:
 
 def flags_by_district_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> pl.DataFrame:
     """Flag counts per district, quarter and rule family for the chart's quarters (≤ `quarter`)."""
-    df = frame(con, FLAGS_BY_QUARTER_SQL, [UNASSIGNED_DISTRICT, quarter])
+    df = frame(con, FLAGS_BY_QUARTER_SQL, _district_params(quarter))
     quarters = sorted(set(df["quarter"].to_list()))[-CHART_QUARTERS:]
     return (
         df.filter(pl.col("quarter").is_in(quarters))
@@ -395,7 +400,9 @@ def _verdict(value: float | None, target: float) -> str:
 
 def _build_report(fig: Figures, chart_png: bytes, now: datetime) -> bytes:
     buf = io.BytesIO()
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    # every cell a text or a number, never a formula or a link, whatever a value looks like
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+                                   "strings_to_urls": False})
     wb.set_properties({"title": f"社会救助数据比对季度报表 {fig.quarter} {fig.scope}"})
     title = wb.add_format({"bold": True, "font_size": 14})
     bold = wb.add_format({"bold": True})
