@@ -181,10 +181,11 @@ def _cli(tmp_path: Path, path: Path, capsys) -> tuple[int, str]:
     return code, printed.out + printed.err
 
 
-def test_an_xls_file_gets_advice_to_save_as_xlsx(exported, capsys):
+@pytest.mark.parametrize("suffix", [".xls", ".xlsx"])  # an .xls renamed to .xlsx too
+def test_an_xls_file_gets_advice_to_save_as_xlsx(exported, capsys, suffix):
     con, _, tmp_path = exported
     con.close()
-    xls = tmp_path / f"核查名单_{Q}_江夏区.xls"
+    xls = tmp_path / f"核查名单_{Q}_江夏区{suffix}"
     xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 512)  # an OLE2 (.xls) header
     code, text = _cli(tmp_path, xls, capsys)
     assert code == 2 and XLS_ADVICE in text and "Traceback" not in text
@@ -210,3 +211,14 @@ def test_a_missing_file_is_a_chinese_error(exported):
     con, _, tmp_path = exported
     with pytest.raises(WorkbookError, match="文件不存在"):
         read_returned_workbook(con, tmp_path / "没有这个文件.xlsx")
+
+
+def test_an_id_in_a_returned_file_name_is_masked_in_every_message(exported, capsys):
+    from matchers.privacy import contains_full_id
+
+    con, out, tmp_path = exported
+    back = _returned(out["江夏区"].path, tmp_path / "back", f"核查名单_{Q}_江夏区 联系人420106199001011234.xlsx")
+    fill_workbook(back, {"F-M02-1": ("属实待处理", None, None)}, extra_rows=[("F-NOPE-1", "不属实")])
+    con.close()
+    code, text = _cli(tmp_path, back, capsys)
+    assert code == 1 and "4201**********1234" in text and not contains_full_id(text)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,38 +31,18 @@ from matchers.privacy import mask_ids_in_text
 from matchers.warehouse import transaction
 
 from ._io import audit, check_quarter
-from .columns import (
-    ACTION_EXPORT,
-    ACTION_IMPORT,
-    COL_DECISION,
-    COL_FLAG_ID,
-    COL_NOTE,
-    COL_REVIEWER,
-    INFO_SHEET,
-    WORKBOOK_NAME,
-    workbook_name,
-)
+from .columns import ACTION_EXPORT, ACTION_IMPORT, WORKBOOK_NAME, workbook_name
 from .labels import DECISIONS, KNOWN_DISTRICT, UNASSIGNED_DISTRICT
+from .returned_rows import XLS_ADVICE, WorkbookError, clean_reviewer, read_rows
+
+__all__ = [
+    "XLS_ADVICE", "ImportReport", "ReadyRow", "RowProblem", "WorkbookError", "clean_reviewer", "import_reviews",
+    "read_returned_workbook", "record_decisions",
+]
 
 # At most this many row problems are listed; the rest are counted ("另有 N 行").
 PROBLEMS_LISTED = 50
-# Columns read per row: the workbook has 15; a stray cell far to the right costs nothing.
-MAX_IMPORT_COLUMNS = 64
-# Rows read per sheet: far above any district's list; beyond it the file is refused.
-MAX_IMPORT_ROWS = 500_000
-HEADER_SEARCH_ROWS = 6
-
-XLS_ADVICE = (
-    "这是旧版 Excel(.xls)文件,本系统只能导入 .xlsx:请用 Excel 或 WPS 打开它,"
-    "选择“文件 → 另存为”,保存类型选“Excel 工作簿(*.xlsx)”,再导入另存的文件"
-)
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
 _COPY_SUFFIX = re.compile(r"\s*(?:[(（]\s*\d+\s*[)）]|-?副本|[(（]已填[)）]|_已填)+$")
-
-
-class WorkbookError(ValueError):
-    """The file cannot be read as a returned 核查名单 (message in Chinese, naming the file)."""
 
 
 @dataclass
@@ -74,7 +53,7 @@ class RowProblem:
     reason: str
 
     def __str__(self) -> str:
-        return f"工作表“{self.sheet}”第{self.row}行:{self.reason}"
+        return f"工作表“{mask_ids_in_text(self.sheet)}”第{self.row}行:{self.reason}"
 
 
 @dataclass
@@ -103,7 +82,7 @@ class ImportReport:
     def summary(self, listed: int = PROBLEMS_LISTED) -> str:
         """The counts, then at most `listed` row problems and how many more there are."""
         lines = [
-            f"文件 {self.file}({self.quarter} {self.district}):"
+            f"文件 {mask_ids_in_text(self.file)}({self.quarter} {self.district}):"
             f"写入核查结论 {self.applied} 条,与已有结论相同而跳过 {self.unchanged} 条,"
             f"未填写 {self.empty} 行,无法导入 {len(self.problems)} 行。"
         ]
@@ -111,27 +90,6 @@ class ImportReport:
         if len(self.problems) > listed:
             lines.append(f"  - 另有 {len(self.problems) - listed} 行无法导入,未逐行列出。")
         return "\n".join(lines)
-
-
-def clean_reviewer(name: object) -> str | None:
-    """A reviewer's name as stored: control and invisible formatting characters removed, spaces
-    trimmed; None when nothing is left."""
-    if name is None:
-        return None
-    text = _CONTROL.sub("", unicodedata.normalize("NFKC", str(name))).strip()
-    return text or None
-
-
-def _norm_decision(value: object) -> str:
-    if value is None:
-        return ""
-    return "".join(ch for ch in unicodedata.normalize("NFKC", str(value)) if not ch.isspace())
-
-
-def _norm_text(value: object) -> str | None:
-    if value is None:
-        return None
-    return str(value).strip() or None
 
 
 # ---- the export a returned file came from ----------------------------------------------------------
@@ -188,96 +146,6 @@ def _export_record(con: duckdb.DuckDBPyConnection, name: str, flag_ids: list[str
         return rows[-1][0], rows[-1][1], listed
     best = con.execute(EXPORT_BY_FLAGS_SQL, {"action": ACTION_EXPORT, "flag_ids": flag_ids}).fetchone()
     return (best[0], best[1], set(best[2])) if best else None
-
-
-# ---- reading the file -------------------------------------------------------------------------------
-def _open(path: Path, data_only: bool):
-    import openpyxl  # only the import reads workbooks: the export never loads openpyxl
-
-    return openpyxl.load_workbook(path, read_only=True, data_only=data_only)
-
-
-def _header(ws) -> tuple[int, dict[str, int]] | None:
-    """(1-based header row, column index per wanted header) of a sheet, or None."""
-    wanted = {_norm_decision(h): h for h in (COL_FLAG_ID, COL_DECISION, COL_NOTE, COL_REVIEWER)}
-    flag_key = _norm_decision(COL_FLAG_ID)
-    rows = ws.iter_rows(min_row=1, max_row=HEADER_SEARCH_ROWS, max_col=MAX_IMPORT_COLUMNS, values_only=True)
-    for r_idx, row in enumerate(rows, start=1):
-        found: dict[str, int] = {}
-        for c_idx, cell in enumerate(row):
-            key = _norm_decision(cell)
-            if key.startswith("核查编号"):  # with or without "(请勿修改)"
-                key = flag_key
-            if key in wanted and wanted[key] not in found:
-                found[wanted[key]] = c_idx
-        if COL_FLAG_ID in found and COL_DECISION in found:
-            return r_idx, found
-    return None
-
-
-def _sheet_rows(ws, formulas_ws, path: Path) -> list[dict]:
-    """The non-blank data rows of one sheet; `formulas_ws` is the same sheet read without cached
-    values, to tell a formula decision whose result was never saved from an empty one."""
-    found = _header(ws)
-    if found is None:
-        return []
-    header_at, cols = found
-    width = min(max(cols.values()) + 1, MAX_IMPORT_COLUMNS)
-    values = ws.iter_rows(min_row=header_at + 1, max_col=width, values_only=True)
-    formulas = formulas_ws.iter_rows(min_row=header_at + 1, max_col=width, values_only=True)
-    out = []
-    for r_idx, (row, formula_row) in enumerate(zip(values, formulas), start=header_at + 1):
-        if r_idx - header_at > MAX_IMPORT_ROWS:
-            raise WorkbookError(
-                f"{path.name}:工作表“{ws.title}”超过 {MAX_IMPORT_ROWS} 行(导入上限),不是本系统导出的核查名单"
-            )
-
-        def cell(name: str, r=row):
-            i = cols.get(name)
-            return r[i] if i is not None and i < len(r) else None
-
-        flag_id, decision = _norm_text(cell(COL_FLAG_ID)), cell(COL_DECISION)
-        note, reviewer = _norm_text(cell(COL_NOTE)), clean_reviewer(cell(COL_REVIEWER))
-        formula = cell(COL_DECISION, formula_row)
-        uncached = decision is None and isinstance(formula, str) and formula.startswith("=")
-        if flag_id is None and _norm_decision(decision) == "" and note is None and reviewer is None and not uncached:
-            continue  # blank row
-        out.append({
-            "sheet": ws.title, "row": r_idx, "flag_id": flag_id, "decision": _norm_decision(decision),
-            "raw_decision": decision, "note": note, "reviewer": reviewer, "uncached_formula": uncached,
-        })
-    return out
-
-
-def _read_rows(path: Path) -> list[dict]:
-    """Every non-blank data row of every sheet with a 核查编号 and a 核查结论 column."""
-    if path.suffix.lower() == ".xls":
-        raise WorkbookError(f"{path.name}:{XLS_ADVICE}")
-    try:
-        wb, formulas = _open(path, True), _open(path, False)
-    except Exception as exc:  # not an xlsx, corrupt zip, broken XML
-        raise WorkbookError(f"{path.name}:无法作为 Excel 工作簿(.xlsx)打开,文件可能已损坏或不是 Excel 文件") from exc
-    rows: list[dict] = []
-    seen_sheet = False
-    try:
-        for ws in wb.worksheets:
-            if ws.title == INFO_SHEET:
-                continue
-            sheet_rows = _sheet_rows(ws, formulas[ws.title], path)
-            seen_sheet = seen_sheet or _header(ws) is not None
-            rows += sheet_rows
-    except WorkbookError:
-        raise
-    except Exception as exc:  # broken sheet XML found while reading rows
-        raise WorkbookError(f"{path.name}:工作表内容无法读取,文件可能已损坏,请重新保存为 .xlsx 后再导入") from exc
-    finally:
-        wb.close()
-        formulas.close()
-    if not seen_sheet:
-        raise WorkbookError(
-            f"{path.name}:没有找到含“{COL_FLAG_ID}”和“{COL_DECISION}”列的工作表,不是本系统导出的核查名单"
-        )
-    return rows
 
 
 # ---- validation ---------------------------------------------------------------------------------------
@@ -346,8 +214,8 @@ def read_returned_workbook(con: duckdb.DuckDBPyConnection, path: Path | str) -> 
     when the file cannot be read at all."""
     path = Path(path)
     if not path.is_file():
-        raise WorkbookError(f"{path}:文件不存在")
-    rows = _read_rows(path)
+        raise WorkbookError(f"{mask_ids_in_text(str(path))}:文件不存在")
+    rows = read_rows(path)
     record = _export_record(con, exported_name(path), sorted({r["flag_id"] for r in rows if r["flag_id"]}))
     if record is None:
         return _never_exported(path, rows)
