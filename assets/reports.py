@@ -21,6 +21,16 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.1%}"
 
 
+def _retried(context: AssetExecutionContext, what: str, message: str | None) -> dict[str, str]:
+    """When the quarter's previous export of `what` failed, say (log and metadata) that this one
+    repeated it."""
+    if not message:
+        return {}
+    text = f"上次生成{what}失败({message}),本次已重新生成全部没有写好的文件"
+    context.log.info(text)
+    return {"上次导出失败": text}
+
+
 @asset(
     group_name="reports",
     partitions_def=quarter_partitions,
@@ -38,6 +48,7 @@ def district_workbooks(context: AssetExecutionContext, warehouse: WarehouseResou
             rules[code] = rules.get(code, 0) + n
     return MaterializeResult(
         metadata={
+            **_retried(context, "核查名单", out[0].retried if out else None),
             "核查名单数": len(out),
             "本次重新生成的核查名单数": sum(not w.unchanged for w in out),
             "内容未变、沿用上次文件的区": ", ".join(w.district for w in out if w.unchanged) or "无",
@@ -77,6 +88,7 @@ def quarterly_report(context: AssetExecutionContext, warehouse: WarehouseResourc
     ]
     return MaterializeResult(
         metadata={
+            **_retried(context, "报表", city.retried),
             "全市报表": MetadataValue.path(str(city.path)),
             "图表文件": MetadataValue.path(str(city.chart_path)),
             "文件": MetadataValue.json({r.scope: str(r.path) for r in out}),

@@ -292,3 +292,42 @@ def test_the_report_module_does_not_import_matplotlib_until_a_chart_is_drawn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(quarterly.Path(quarterly.__file__).resolve().parents[2]))
     assert out.stdout.strip() == "False"
+
+
+def test_a_full_disk_during_the_reports_is_reported_in_chinese_and_repeated_next_time(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from matchers.reports import _io
+
+    con = _warehouse(tmp_path, resolved="view")
+    exports = tmp_path / "exports"
+    real_open = _io.os.open
+
+    def full_disk_open(path, flags, mode=0o777):
+        if str(path).endswith(f".png.{os.getpid()}.tmp") and "江夏区" in str(path):  # 江夏区's chart
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, flags, mode)
+
+    with monkeypatch.context() as m:
+        m.setattr(_io.os, "open", full_disk_open)
+        with pytest.raises(_io.ExportError, match="磁盘空间已满") as failed:
+            write_quarterly_reports(con, Q, exports, actor="测试")
+    assert str(exports / Q) in str(failed.value)
+    again = write_quarterly_reports(con, Q, exports, actor="测试")
+    assert all(r.retried == str(failed.value) for r in again)
+    assert all(r.path.is_file() and r.chart_path.is_file() for r in again)
+    con.close()
+
+
+def test_the_report_of_a_district_no_longer_in_the_quarter_is_removed(tmp_path):
+    con = _warehouse(tmp_path, resolved="view")
+    exports = tmp_path / "exports"
+    first = {r.scope: r for r in write_quarterly_reports(con, Q, exports, actor="测试")}
+    con.execute("DELETE FROM flags WHERE district = '洪山区'").fetchall()
+    con.execute("DELETE FROM source_records WHERE district = '洪山区'").fetchall()
+    second = write_quarterly_reports(con, Q, exports, actor="测试")
+    con.close()
+    assert [r.scope for r in second] == ["全市", "江夏区"]
+    assert not first["洪山区"].path.exists() and not first["洪山区"].chart_path.exists()
+    assert len(list((exports / Q).iterdir())) == 4

@@ -549,3 +549,55 @@ def test_ids_and_formulas_typed_by_a_department_never_leave_as_ids_or_formulas(t
     jiangxia = openpyxl.load_workbook(workbooks[0].path if workbooks[0].district == "江夏区" else workbooks[1].path)
     values = {c.value for ws in jiangxia.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
     assert HOSTILE_VALUES["community"] in values and "纸坊街道(联系人4201**********1234)" in values
+
+
+# ---- a full exports disk, and districts that no longer have flags ----------------------------------
+def _disk_full_after(monkeypatch, files_written: int) -> None:
+    """Every export file after the first `files_written` fails as on a full disk."""
+    import errno
+    import os as _os
+
+    from matchers.reports import _io
+
+    calls = {"n": 0}
+    real_open = _os.open
+
+    def full_disk_open(path, flags, mode=0o777):
+        calls["n"] += 1
+        if calls["n"] > files_written:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(_io.os, "open", full_disk_open)
+
+
+def test_a_full_exports_disk_gives_a_chinese_message_and_the_next_export_repeats_it(tmp_path, monkeypatch):
+    from matchers.reports._io import ExportError
+
+    con = make_warehouse(tmp_path)
+    exports = tmp_path / "exports"
+    with monkeypatch.context() as m:
+        _disk_full_after(m, files_written=1)
+        with pytest.raises(ExportError) as failed:
+            export_district_workbooks(con, Q, exports, actor="测试")
+    message = str(failed.value)
+    assert str(exports / Q) in message and "磁盘空间已满" in message and "make run" in message
+    assert "No space" not in message and "OSError" not in message
+    assert not list((exports / Q).glob(".*.tmp"))  # no partial file left
+    again = export_district_workbooks(con, Q, exports, actor="测试")
+    assert {w.district for w in again} == {"江夏区", "洪山区"} and all(w.path.is_file() for w in again)
+    assert all(w.retried == message for w in again)
+    assert all(w.retried is None for w in export_district_workbooks(con, Q, exports, actor="测试"))
+    con.close()
+
+
+def test_the_workbook_of_a_district_that_no_longer_has_flags_is_removed(tmp_path):
+    con = make_warehouse(tmp_path)
+    exports = tmp_path / "exports"
+    first = {w.district: w.path for w in export_district_workbooks(con, Q, exports, actor="测试")}
+    con.execute("DELETE FROM flags WHERE district = '洪山区'").fetchall()
+    second = export_district_workbooks(con, Q, exports, actor="测试")
+    con.close()
+    assert [w.district for w in second] == ["江夏区"]
+    assert not first["洪山区"].exists() and first["江夏区"].is_file()
+    assert sorted(p.name for p in (exports / Q).iterdir()) == [first["江夏区"].name]

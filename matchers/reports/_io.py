@@ -9,6 +9,7 @@ import json
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import duckdb
 import polars as pl
 
 from matchers.contract import QUARTER_PATTERN
+from matchers.warehouse import transaction
 
 from .labels import REPORT_DEADLINE_DAY
 
@@ -71,9 +73,23 @@ _WRITE_PROBLEMS = {
 def export_error(folder: Path, exc: OSError) -> ExportError:
     what = _WRITE_PROBLEMS.get(exc.errno, f"系统错误码 {exc.errno}")
     return ExportError(
-        f"无法在导出文件夹 {folder} 中写入文件({what}):请清理该文件夹所在磁盘或检查权限后重新运行,"
-        "下次运行会重新生成所有未写好的文件"
+        f"无法在导出文件夹 {folder} 中写入文件({what})。数据仓库中的比对结果不受影响,只是核查名单或报表没有写完:"
+        "请清理该文件夹所在磁盘或检查权限后重新运行 make run,下次运行会重新生成所有没有写好的文件"
     )
+
+
+@contextmanager
+def failure_recorded(con: duckdb.DuckDBPyConnection, *, action: str, quarter: str, actor: str | None,
+                     at: datetime):
+    """Record an ExportError raised inside as an `action` audit row (its message), then re-raise:
+    the next export finds it (last_export_failure) and says that it repeats the failed one."""
+    try:
+        yield
+    except ExportError as exc:
+        with transaction(con):
+            audit(con, action=action, quarter=quarter, district=None, file=None, sha256=None, actor=actor,
+                  rows=None, at=at, details={"message": str(exc)})
+        raise
 
 
 def write_private(path: Path, data: bytes) -> str:
@@ -95,6 +111,33 @@ def write_private(path: Path, data: bytes) -> str:
         tmp.unlink(missing_ok=True)
         raise
     return hashlib.sha256(data).hexdigest()
+
+
+def last_export_failure(con: duckdb.DuckDBPyConnection, quarter: str, action: str, failed_action: str
+                        ) -> str | None:
+    """The message of the quarter's last `action` export when it failed (its `failed_action` audit
+    row is the latest of the two), else None."""
+    row = con.execute(
+        "SELECT action, details->>'$.message' FROM audit_log WHERE quarter = ? AND action IN (?, ?)"
+        " ORDER BY logged_at DESC LIMIT 1",
+        [quarter, action, failed_action],
+    ).fetchone()
+    return row[1] if row and row[0] == failed_action else None
+
+
+def remove_stale(folder: Path, pattern: str, keep: set[Path]) -> list[Path]:
+    """Remove the files of `folder` matching `pattern` that are not in `keep` (the export's own):
+    the files of a district that no longer has anything to show. Returns what was removed."""
+    removed = []
+    if folder.is_dir():
+        for old in sorted(folder.glob(pattern)):
+            if old not in keep:
+                try:
+                    old.unlink()
+                except OSError as exc:
+                    raise export_error(folder, exc) from exc
+                removed.append(old)
+    return removed
 
 
 def layout_digest(files: list[Path | str], labels: object, versions: dict[str, str]) -> str:

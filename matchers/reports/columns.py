@@ -59,7 +59,13 @@ ACTION_EXPORT, ACTION_IMPORT = "export_workbook", "import_workbook"
 
 
 def workbook_name(quarter: str, district: str) -> str:
+    """The file name of a district's workbook; WORKBOOK_NAME reads it back."""
     return f"核查名单_{quarter}_{safe_part(district)}.xlsx"
+
+
+def workbooks_glob(quarter: str) -> str:
+    """The names of every district's workbook of `quarter` (workbook_name), as a glob pattern."""
+    return f"核查名单_{quarter}_*.xlsx"
 
 
 def workbook_path(exports_dir: Path | str, quarter: str, district: str) -> Path:

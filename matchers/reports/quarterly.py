@@ -44,7 +44,10 @@ from ._io import (
     default_actor,
     frame,
     exports_with_content,
+    failure_recorded,
+    last_export_failure,
     layout_digest,
+    remove_stale,
     report_deadline,
     safe_part,
     table_exists,
@@ -63,7 +66,7 @@ from .labels import (
     rule_family,
 )
 
-ACTION_REPORT = "export_report"
+ACTION_REPORT, ACTION_REPORT_FAILED = "export_report", "export_report_failed"
 CHART_QUARTERS = 4  # the chart shows the report's quarter and up to three before it
 
 # ---- SQL ----------------------------------------------------------------------------------------
@@ -382,10 +385,15 @@ class QuarterlyReport:
     content: str = ""  # digest of the figures and chart data the report shows (_report_digest)
     unchanged: bool = False  # the files of an earlier export with the same content were kept
     chart_sha256: str = ""
+    retried: str | None = None  # the message of the quarter's previous report export, when it failed
 
 
 def report_path(exports_dir: Path | str, quarter: str, scope: str) -> Path:
+    """A scope's report; its chart is the same path with .png."""
     return Path(exports_dir) / quarter / f"报表_{quarter}_{safe_part(scope)}.xlsx"
+
+
+REPORT_FILES = "报表_{quarter}_*.*"  # every scope's report and chart (report_path)
 
 
 def _pct(value: float | None) -> str:
@@ -550,10 +558,27 @@ def write_quarterly_reports(
     """Write 报表_<quarter>_全市.xlsx and one per district (each with its chart PNG next to it).
 
     A scope whose figures and chart data are those of its last export keeps its files (they show
-    that export's generation time); the others are drawn and written.
+    that export's generation time); the others are drawn and written. Reports of a district that is
+    no longer in the quarter's figures are removed. A file that cannot be written raises
+    ExportError naming the folder and is recorded: the next export says it repeats the failed one
+    (`QuarterlyReport.retried`).
     """
     now = now or datetime.now()
     actor = actor if actor is not None else default_actor()
+    failed_before = last_export_failure(con, quarter, ACTION_REPORT, ACTION_REPORT_FAILED)
+    with failure_recorded(con, action=ACTION_REPORT_FAILED, quarter=quarter, actor=actor, at=now):
+        out = _write_reports(con, quarter, exports_dir, now)
+        keep = {p for rep in out for p in (rep.path, rep.chart_path)}
+        remove_stale(Path(exports_dir) / quarter, REPORT_FILES.format(quarter=quarter), keep)
+    for rep in out:
+        rep.retried = failed_before
+    _audit_reports(con, quarter, out, actor, now)
+    return out
+
+
+def _write_reports(con: duckdb.DuckDBPyConnection, quarter: str, exports_dir: Path | str, now: datetime
+                   ) -> list[QuarterlyReport]:
+    """Draw and write the reports whose content changed; every scope's report."""
     data = quarter_data(con, quarter)
     counts = flags_by_district_quarter(con, quarter)
     figures = {district: data.figures(district) for district in [None, *data.district_names]}
@@ -576,6 +601,11 @@ def write_quarterly_reports(
         out.append(QuarterlyReport(
             fig.scope, path, chart_path, fig, sha, digests[fig.scope], fig.scope in kept, chart_sha
         ))
+    return out
+
+
+def _audit_reports(con: duckdb.DuckDBPyConnection, quarter: str, out: list[QuarterlyReport], actor: str | None,
+                   now: datetime) -> None:
     with transaction(con):
         for rep in out:
             audit(
@@ -589,4 +619,3 @@ def write_quarterly_reports(
                     "content": rep.content, "chart_sha256": rep.chart_sha256, "unchanged": rep.unchanged,
                 },
             )
-    return out

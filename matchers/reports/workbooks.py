@@ -40,13 +40,15 @@ from matchers.warehouse import transaction
 
 from . import cell_texts, columns, labels, sheet_xml
 from ._io import (
-    ExportError,
     audit,
     check_quarter,
     default_actor,
     exports_with_content,
+    failure_recorded,
     frame,
+    last_export_failure,
     layout_digest,
+    remove_stale,
     report_deadline,
     write_private,
 )
@@ -65,6 +67,7 @@ from .columns import (
     INPUT_COLUMNS,
     TITLE_ROW,
     workbook_path,
+    workbooks_glob,
 )
 from .labels import DECISIONS, FAMILIES, KNOWN_DISTRICT, PENDING, RULE_NAMES, UNASSIGNED_DISTRICT, rule_family
 
@@ -384,25 +387,6 @@ def _helper_main() -> None:
 ACTION_EXPORT_FAILED = "export_workbook_failed"
 
 
-def _last_export_failed(con: duckdb.DuckDBPyConnection, quarter: str) -> str | None:
-    """The message of the quarter's last workbook export when it failed, else None."""
-    row = con.execute(
-        "SELECT action, details->>'$.message' FROM audit_log WHERE quarter = ? AND action IN (?, ?)"
-        " ORDER BY logged_at DESC LIMIT 1",
-        [quarter, ACTION_EXPORT, ACTION_EXPORT_FAILED],
-    ).fetchone()
-    return row[1] if row and row[0] == ACTION_EXPORT_FAILED else None
-
-
-def _remove_stale(exports_dir: Path | str, quarter: str, written: set[Path]) -> None:
-    """Remove the quarter's workbooks of districts that no longer have flags."""
-    quarter_dir = Path(exports_dir) / quarter
-    if quarter_dir.is_dir():
-        for old in quarter_dir.glob(f"核查名单_{quarter}_*.xlsx"):
-            if old not in written:
-                old.unlink()
-
-
 def _write_workbooks(con, quarter: str, exports_dir: Path | str, now: datetime, params: dict
                      ) -> tuple[list[ExportedWorkbook], dict[str, list[str]]]:
     """Build and write the workbooks whose content changed; (every district's workbook, the flag
@@ -456,15 +440,10 @@ def export_district_workbooks(
     now = now or datetime.now()
     actor = actor if actor is not None else default_actor()
     params = {"quarter": quarter, "unassigned": UNASSIGNED_DISTRICT, "districts": list(WUHAN_DISTRICTS)}
-    failed_before = _last_export_failed(con, quarter)
-    try:
+    failed_before = last_export_failure(con, quarter, ACTION_EXPORT, ACTION_EXPORT_FAILED)
+    with failure_recorded(con, action=ACTION_EXPORT_FAILED, quarter=quarter, actor=actor, at=now):
         out, flag_ids = _write_workbooks(con, quarter, exports_dir, now, params)
-        _remove_stale(exports_dir, quarter, {w.path for w in out})
-    except ExportError as exc:
-        with transaction(con):
-            audit(con, action=ACTION_EXPORT_FAILED, quarter=quarter, district=None, file=None, sha256=None,
-                  actor=actor, rows=None, at=now, details={"message": str(exc)})
-        raise
+        remove_stale(Path(exports_dir) / quarter, workbooks_glob(quarter), {w.path for w in out})
     for w in out:
         w.retried = failed_before
     with transaction(con):
