@@ -147,15 +147,40 @@ def test_report_workbooks_with_chart_are_written_private_and_audited(tmp_path):
     assert audit == [("export_report", "全市", 5), ("export_report", "江夏区", 3), ("export_report", "洪山区", 2)]
 
 
-def test_chart_renders_without_a_cjk_font(tmp_path, monkeypatch):
+def test_the_chart_draws_chinese_with_the_bundled_font_when_no_system_font_has_it(tmp_path, monkeypatch):
+    from fontTools.ttLib import TTFont
+    from matplotlib import font_manager
+
+    from matchers.contract import WUHAN_DISTRICTS
+    from matchers.reports import charts
+    from matchers.reports.labels import FAMILIES, UNASSIGNED_DISTRICT
+
     con = _warehouse(tmp_path, resolved=None)
     counts = quarterly.flags_by_district_quarter(con, Q)
     assert set(counts["quarter"].to_list()) == {PREV, Q}
-    monkeypatch.setattr(quarterly, "cjk_font", lambda: None)
-    png = quarterly.render_chart(counts, "核查对象数", None)
-    assert png[:4] == b"\x89PNG"
-    empty = quarterly.render_chart(counts.head(0), "核查对象数", "江夏区")
-    assert empty[:4] == b"\x89PNG"
+    # a machine without any font but matplotlib's own DejaVu
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [f for f in font_manager.fontManager.ttflist if f.name.startswith("DejaVu")])
+    for district in (None, "江夏区"):
+        assert charts.render_chart(counts, "核查对象数:各区,按季度", district)[:4] == b"\x89PNG"
+    assert charts.render_chart(counts.head(0), "核查对象数", "江夏区")[:4] == b"\x89PNG"
+    # a character the font lacks is an error, never a box
+    with pytest.raises(RuntimeError, match="缺少字符"):
+        charts.render_chart(counts, "核查对象数 \U0001F600", None)
+    # every character a chart can show is in the font
+    cmap = TTFont(charts.font_path(), lazy=True).getBestCmap()
+    shown = "".join([*WUHAN_DISTRICTS, UNASSIGNED_DISTRICT, *FAMILIES.values(), charts.NO_FLAGS_NOTE, charts.Y_LABEL,
+                     "核查对象数:各区,按季度"])
+    assert [ch for ch in shown if ord(ch) not in cmap] == []
+    con.close()
+
+
+def test_the_chart_font_is_part_of_the_report_digest(monkeypatch):
+    from matchers.reports import charts
+
+    before = quarterly.report_layout_digest.__wrapped__()
+    monkeypatch.setattr(charts, "font_identity", lambda: "another-font.otf:0")
+    assert quarterly.report_layout_digest.__wrapped__() != before
 
 
 def test_report_assets_materialize_with_counts_and_chart_metadata(tmp_path):
