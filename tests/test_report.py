@@ -140,8 +140,13 @@ def test_report_workbooks_with_chart_are_written_private_and_audited(tmp_path):
     by_rule = {row[1]: row for row in city["按规则"].iter_rows(min_row=2, values_only=True)}
     assert by_rule["M06"][3:6] == (2, 1, 1)
     summary = {row[0]: row for row in city["概况"].iter_rows(min_row=6, values_only=True) if row[0]}
-    assert summary["护理补贴覆盖率"][1:] == ("75.0%", "100.0%", "未达标")
-    assert summary["支出型贫困户占低保户比例"][1:] == ("66.7%", "≥10%", "达标")
+    assert summary["护理补贴覆盖率"][1:] == (0.75, 1, "未达标")  # numeric cells, shown as percentages
+    assert summary["支出型贫困户占低保户比例"][1] == pytest.approx(2 / 3)
+    assert summary["支出型贫困户占低保户比例"][2:] == (0.1, "达标")
+    by_label = {row[0].value: row for row in city["概况"].iter_rows(min_row=6) if row[0].value}
+    assert by_label["护理补贴覆盖率"][1].number_format == "0.0%"
+    assert by_label["支出型贫困户占低保户比例"][2].number_format == '"≥"0%'
+    assert by_label["本季度核查对象(条)"][1].data_type == "n" and by_label["本季度核查对象(条)"][1].number_format == "#,##0"
     assert "按区" not in openpyxl.load_workbook(out[2].path).sheetnames
     audit = con.execute("SELECT action, district, rows FROM audit_log ORDER BY district").fetchall()
     assert audit == [("export_report", "全市", 5), ("export_report", "江夏区", 3), ("export_report", "洪山区", 2)]
@@ -356,3 +361,27 @@ def test_the_report_of_a_district_no_longer_in_the_quarter_is_removed(tmp_path):
     assert [r.scope for r in second] == ["全市", "江夏区"]
     assert not first["洪山区"].path.exists() and not first["洪山区"].chart_path.exists()
     assert len(list((exports / Q).iterdir())) == 4
+
+
+def test_report_sheets_print_landscape_a4_fitted_with_their_header_repeated_and_mark_a_past_deadline(tmp_path):
+    import zipfile
+
+    con = _warehouse(tmp_path, resolved="view")
+    before = write_quarterly_reports(con, Q, tmp_path / "a", actor="测试", now=datetime(2026, 9, 1, 9, 0))
+    after = write_quarterly_reports(con, Q, tmp_path / "b", actor="测试", now=datetime(2026, 10, 8, 9, 0))
+    con.close()
+    with zipfile.ZipFile(after[0].path) as z:
+        sheets = [z.read(f"xl/worksheets/sheet{i}.xml").decode() for i in (1, 2, 3)]
+        book = z.read("xl/workbook.xml").decode()
+    for xml in sheets:
+        assert 'paperSize="9"' in xml and 'orientation="landscape"' in xml and 'fitToHeight="0"' in xml
+        assert '<pageSetUpPr fitToPage="1"/>' in xml
+    assert "按规则!$1:$1</definedName>" in book and "按区!$1:$1</definedName>" in book
+    assert re.search(r'<pane xSplit="3" ySplit="1" topLeftCell="D2"[^>]*state="frozen"/>', sheets[1])
+    assert "<f>" not in "".join(sheets)
+
+    def deadline_line(rep):
+        return openpyxl.load_workbook(rep.path)["概况"]["A2"].value
+
+    assert deadline_line(before[0]).startswith("报送截止:2026年09月12日(各区")
+    assert "2026年09月12日(已过期" in deadline_line(after[0])

@@ -601,3 +601,44 @@ def test_the_workbook_of_a_district_that_no_longer_has_flags_is_removed(tmp_path
     assert [w.district for w in second] == ["江夏区"]
     assert not first["洪山区"].exists() and first["江夏区"].is_file()
     assert sorted(p.name for p in (exports / Q).iterdir()) == [first["江夏区"].name]
+
+
+# ---- paper and laptop ---------------------------------------------------------------------------------
+def test_district_sheets_print_landscape_a4_with_names_and_decision_frozen_and_numbered_cells(tmp_path):
+    import zipfile
+
+    con = make_warehouse(tmp_path)
+    con.execute(  # a second 江夏区 flag on the 民生 sheet: its row is spliced, not written by xlsxwriter
+        "INSERT INTO flags (quarter, flag_id, rule_code, person_id, district, reason, evidence, first_seen,"
+        " review_status) VALUES (?, 'F-M02-5', 'M02', 'P2', '江夏区', '李建国 残疾等级二级', '[]', ?, '待核查')",
+        [Q, Q],
+    ).fetchall()
+    [jiangxia] = [w for w in export_district_workbooks(con, Q, tmp_path / "x", actor="测试",
+                                                        now=datetime(2026, 9, 1)) if w.district == "江夏区"]
+    con.close()
+    with zipfile.ZipFile(jiangxia.path) as z:
+        first = z.read("xl/worksheets/sheet1.xml").decode()
+        book = z.read("xl/workbook.xml").decode()
+    assert 'paperSize="9"' in first and 'orientation="landscape"' in first and 'fitToHeight="0"' in first
+    assert '<pageSetUpPr fitToPage="1"/>' in first
+    assert "!$1:$2</definedName>" in book  # title and header rows on every page
+    # 序号, 姓名, 身份证号, 核查结论 frozen: the name and the decision stay in sight together
+    assert re.search(r'<pane xSplit="4" ySplit="2" topLeftCell="E3"[^>]*state="frozen"/>', first)
+    assert re.search(r'<c r="A3" s="\d+"><v>1</v></c>', first) and re.search(r'<c r="A4" s="\d+"><v>2</v></c>', first)
+    assert "<f>" not in first
+    wb = openpyxl.load_workbook(jiangxia.path)
+    ws = wb.worksheets[0]
+    assert [c.value for c in ws[2]][:4] == ["序号", "姓名", "身份证号", "核查结论"]
+    assert ws["A4"].value == 2 and ws["A4"].number_format == "0"
+    assert "请于2026年09月12日前" in ws["A1"].value
+
+
+def test_a_list_made_after_the_quarters_deadline_says_the_date_has_passed(tmp_path):
+    con = make_warehouse(tmp_path)
+    [w, *_] = export_district_workbooks(con, Q, tmp_path / "x", actor="测试", now=datetime(2026, 10, 8))
+    con.close()
+    wb = openpyxl.load_workbook(w.path)
+    assert "反馈截止日期2026年09月12日已过" in wb.worksheets[0]["A1"].value
+    assert wb.worksheets[0]["A1"].font.color.rgb.endswith("C00000")
+    info = {r[0]: r[1] for r in wb[INFO_SHEET].iter_rows(values_only=True)}
+    assert info["反馈截止"].startswith("2026年09月12日(已过期)")

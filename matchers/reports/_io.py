@@ -42,6 +42,11 @@ def report_deadline(quarter: str) -> date:
     return date(year, 3 * q, REPORT_DEADLINE_DAY)
 
 
+def deadline_passed(quarter: str, on: date) -> bool:
+    """Whether the quarter's feedback deadline is before `on` (the day a list or report is made)."""
+    return on > report_deadline(quarter)
+
+
 def safe_part(text: str) -> str:
     """A district name as a file-name part (no separators or spaces)."""
     return _UNSAFE_FILENAME.sub("_", str(text)).strip("_") or "_"

@@ -39,3 +39,10 @@ COVERAGE_TARGET = 1.0
 EXPENDITURE_POVERTY_TARGET = 0.10
 # Districts report by this day of the quarter's last month.
 REPORT_DEADLINE_DAY = 12
+
+NOT_YET = "—"  # a figure that cannot be given (no one to count, resolved_flags not written yet)
+
+
+def percent_text(value: float | None) -> str:
+    """A share as officers read it outside a workbook (Dagster metadata, pages): 75.0%, or NOT_YET."""
+    return NOT_YET if value is None else f"{value:.1%}"

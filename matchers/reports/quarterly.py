@@ -38,13 +38,23 @@ from ._io import (
     last_export_failure,
     layout_digest,
     remove_stale,
+    deadline_passed,
     report_deadline,
     safe_part,
     write_private,
 )
 from .charts import render_chart
 from .figures import CHART_QUARTERS, DISTRICT_COLS, Figures, flags_by_district_quarter, quarter_data, report_figures
-from .labels import COVERAGE_TARGET, DECISIONS, EXPENDITURE_POVERTY_TARGET, FAMILIES, PENDING, RULE_NAMES, rule_family
+from .labels import (
+    COVERAGE_TARGET,
+    DECISIONS,
+    EXPENDITURE_POVERTY_TARGET,
+    FAMILIES,
+    NOT_YET,
+    PENDING,
+    RULE_NAMES,
+    rule_family,
+)
 
 __all__ = ["QuarterlyReport", "flags_by_district_quarter", "render_chart", "report_figures", "write_quarterly_reports"]
 
@@ -73,111 +83,165 @@ def report_path(exports_dir: Path | str, quarter: str, scope: str) -> Path:
 REPORT_FILES = "报表_{quarter}_*.*"  # every scope's report and chart (report_path)
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
-
-
 def _verdict(value: float | None, target: float) -> str:
     if value is None:
         return "无统计对象"
     return "达标" if value >= target - 1e-12 else "未达标"
 
 
-def _build_report(fig: Figures, chart_png: bytes, now: datetime) -> bytes:
-    buf = io.BytesIO()
-    # every cell a text or a number, never a formula or a link, whatever a value looks like
-    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
-                                   "strings_to_urls": False})
-    wb.set_properties({"title": f"社会救助数据比对季度报表 {fig.quarter} {fig.scope}"})
-    title = wb.add_format({"bold": True, "font_size": 14})
-    bold = wb.add_format({"bold": True})
-    head = wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "vcenter"})
-    cell = wb.add_format({"border": 1})
-    warn = wb.add_format({"border": 1, "font_color": "#C00000", "bold": True})
-    deadline = report_deadline(fig.quarter)
+def _formats(wb: xlsxwriter.Workbook) -> dict[str, object]:
+    cell = {"border": 1, "valign": "top"}
+    return {
+        "title": wb.add_format({"bold": True, "font_size": 14}),
+        "bold": wb.add_format({"bold": True}),
+        "late": wb.add_format({"bold": True, "font_color": "#C00000"}),
+        "head": wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "vcenter"}),
+        "text": wb.add_format({**cell, "num_format": "@"}),
+        "count": wb.add_format({**cell, "num_format": "#,##0"}),
+        "pct": wb.add_format({**cell, "num_format": "0.0%"}),
+        "at_least": wb.add_format({**cell, "num_format": '"≥"0%'}),
+        "warn": wb.add_format({**cell, "font_color": "#C00000", "bold": True}),
+        "total_text": wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1}),
+        "total_count": wb.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1, "num_format": "#,##0"}),
+    }
 
+
+def _put(ws, r: int, c: int, value, fmt: dict, number: str = "count", text: str = "text") -> None:
+    """A cell as what it is: a number (format `number`: count, pct, at_least) or a text; None is
+    written as NOT_YET."""
+    if value is None:
+        ws.write_string(r, c, NOT_YET, fmt[text])
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        ws.write_number(r, c, value, fmt[number])
+    else:
+        ws.write_string(r, c, str(value), fmt[text])
+
+
+def _for_print(ws, header_rows: int) -> None:
+    """Landscape A4 fitted to the page width, the header rows repeated on every page."""
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
+    ws.set_footer("&C第 &P 页,共 &N 页")
+    if header_rows:
+        ws.repeat_rows(0, header_rows - 1)
+
+
+def _summary_lines(fig: Figures) -> list[tuple]:
+    """(label, value, target, target format, verdict) of the 概况 sheet."""
+    t = fig.totals
+    return [
+        ("本季度核查对象(条)", t["total"], "", "", ""),
+        ("其中:新发现", t["new"], "", "", ""),
+        ("其中:上季度延续", t["carried"], "", "", ""),
+        ("已销号(上季度有、本季度消失)", t["resolved"] if fig.resolved_known else None, "", "", ""),
+        ("待核查", t["pending"], "", "", ""),
+        *[(f"核查结论:{d}", t[f"d{i}"], "", "", "") for i, d in enumerate(DECISIONS)],
+        ("重度残疾人(一、二级)人数", fig.severe, "", "", ""),
+        ("其中享受重度残疾人护理补贴", fig.severe_nursing, "", "", ""),
+        ("护理补贴覆盖率", fig.nursing_coverage, COVERAGE_TARGET, "pct",
+         _verdict(fig.nursing_coverage, COVERAGE_TARGET)),
+        ("低保(不含特困)持证残疾人人数", fig.dibao_disabled, "", "", ""),
+        ("其中享受困难残疾人生活补贴", fig.dibao_living, "", "", ""),
+        ("生活补贴覆盖率", fig.living_coverage, COVERAGE_TARGET, "pct", _verdict(fig.living_coverage, COVERAGE_TARGET)),
+        ("低保户数", fig.dibao_households, "", "", ""),
+        ("低保人数", fig.dibao_persons, "", "", ""),
+        ("疑似支出型贫困户(M06)", fig.m06, "", "", ""),
+        ("支出型贫困户占低保户比例", fig.expenditure_poverty_share, EXPENDITURE_POVERTY_TARGET, "at_least",
+         _verdict(fig.expenditure_poverty_share, EXPENDITURE_POVERTY_TARGET)),
+    ]
+
+
+def _summary_sheet(wb, fmt: dict, fig: Figures, chart_png: bytes, now: datetime) -> None:
     ws = wb.add_worksheet("概况")
     ws.set_column(0, 0, 34)
     ws.set_column(1, 3, 14)
-    ws.write(0, 0, f"武汉市社会救助数据比对季度报表 {fig.quarter} {fig.scope}", title)
-    ws.write(1, 0, f"报送截止:{deadline:%Y年%m月%d日}(各区于每季度最后一个月12日前报送)", bold)
-    ws.write(2, 0, f"生成时间:{now:%Y-%m-%d %H:%M}")
+    deadline = report_deadline(fig.quarter)
+    late = deadline_passed(fig.quarter, now.date())
+    ws.write_string(0, 0, f"武汉市社会救助数据比对季度报表 {fig.quarter} {fig.scope}", fmt["title"])
+    ws.write_string(1, 0, f"报送截止:{deadline:%Y年%m月%d日}{'(已过期,请尽快报送)' if late else ''}"
+                    "(各区于每季度最后一个月12日前报送)", fmt["late" if late else "bold"])
+    ws.write_string(2, 0, f"生成时间:{now:%Y-%m-%d %H:%M}")
     for c, h in enumerate(("指标", "数值", "目标", "是否达标")):
-        ws.write(4, c, h, head)
-    t = fig.totals
-    resolved = t["resolved"] if fig.resolved_known else "—"
-    lines: list[tuple] = [
-        ("本季度核查对象(条)", t["total"], "", ""),
-        ("其中:新发现", t["new"], "", ""),
-        ("其中:上季度延续", t["carried"], "", ""),
-        ("已销号(上季度有、本季度消失)", resolved, "", ""),
-        ("待核查", t["pending"], "", ""),
-        *[(f"核查结论:{d}", t[f"d{i}"], "", "") for i, d in enumerate(DECISIONS)],
-        ("重度残疾人(一、二级)人数", fig.severe, "", ""),
-        ("其中享受重度残疾人护理补贴", fig.severe_nursing, "", ""),
-        ("护理补贴覆盖率", _pct(fig.nursing_coverage), _pct(COVERAGE_TARGET), _verdict(fig.nursing_coverage, COVERAGE_TARGET)),
-        ("低保(不含特困)持证残疾人人数", fig.dibao_disabled, "", ""),
-        ("其中享受困难残疾人生活补贴", fig.dibao_living, "", ""),
-        ("生活补贴覆盖率", _pct(fig.living_coverage), _pct(COVERAGE_TARGET), _verdict(fig.living_coverage, COVERAGE_TARGET)),
-        ("低保户数", fig.dibao_households, "", ""),
-        ("低保人数", fig.dibao_persons, "", ""),
-        ("疑似支出型贫困户(M06)", fig.m06, "", ""),
-        ("支出型贫困户占低保户比例", _pct(fig.expenditure_poverty_share), f"≥{EXPENDITURE_POVERTY_TARGET:.0%}",
-         _verdict(fig.expenditure_poverty_share, EXPENDITURE_POVERTY_TARGET)),
-    ]
-    for r, (label, value, target, verdict) in enumerate(lines, start=5):
-        ws.write(r, 0, label, cell)
-        ws.write(r, 1, value, cell)
-        ws.write(r, 2, target, cell)
-        ws.write(r, 3, verdict, warn if verdict == "未达标" else cell)
+        ws.write_string(4, c, h, fmt["head"])
+    lines = _summary_lines(fig)
+    for r, (label, value, target, target_format, verdict) in enumerate(lines, start=5):
+        ws.write_string(r, 0, label, fmt["text"])
+        _put(ws, r, 1, value, fmt, number=target_format or "count")
+        _put(ws, r, 2, target, fmt, number=target_format or "count")
+        ws.write_string(r, 3, verdict, fmt["warn" if verdict == "未达标" else "text"])
     r = 5 + len(lines) + 1
     if not fig.resolved_known:
-        ws.write(r, 0, "注:本次运行尚未生成已销号清单(resolved_flags),已销号数暂缺。")
+        ws.write_string(r, 0, "注:本次运行尚未生成已销号清单(resolved_flags),已销号数暂缺。")
         r += 1
-    ws.write(r, 0, "注:覆盖率按持证残疾人名册统计,每人计一次;支出型贫困户按户统计。")
+    ws.write_string(r, 0, "注:覆盖率按持证残疾人名册统计,每人计一次;支出型贫困户按户统计。")
     ws.insert_image(r + 2, 0, "chart.png", {"image_data": io.BytesIO(chart_png), "x_scale": 0.9, "y_scale": 0.9})
+    _for_print(ws, 0)
 
+
+def _rules_sheet(wb, fmt: dict, fig: Figures) -> None:
     rs = wb.add_worksheet("按规则")
     headers = ("类别", "规则编号", "规则名称", "本季度总数", "新发现", "延续", "已销号", "待核查", *DECISIONS)
     for c, h in enumerate(headers):
-        rs.write(0, c, h, head)
+        rs.write_string(0, c, h, fmt["head"])
     rs.set_column(0, 0, 18)
     rs.set_column(2, 2, 26)
     rs.set_column(3, len(headers) - 1, 11)
-    rs.freeze_panes(1, 0)
+    rs.freeze_panes(1, 3)
+    known = fig.resolved_known
     for r, rec in enumerate(fig.rules.iter_rows(named=True), start=1):
         code = rec["rule_code"]
         values = (
             FAMILIES.get(rule_family(code), ""), code, RULE_NAMES.get(code, code), rec["total"], rec["new"],
-            rec["carried"], rec["resolved"] if fig.resolved_known else "—", rec["pending"],
+            rec["carried"], rec["resolved"] if known else None, rec["pending"],
             *[rec[f"d{i}"] for i in range(len(DECISIONS))],
         )
         for c, v in enumerate(values):
-            rs.write(r, c, v, cell)
-    r = fig.rules.height + 1
-    total_values = ("合计", "", "", t["total"], t["new"], t["carried"], resolved, t["pending"],
-                    *[t[f"d{i}"] for i in range(len(DECISIONS))])
+            _put(rs, r, c, v, fmt)
+    t = fig.totals
+    total_values = ("合计", "", "", t["total"], t["new"], t["carried"], t["resolved"] if known else None,
+                    t["pending"], *[t[f"d{i}"] for i in range(len(DECISIONS))])
     for c, v in enumerate(total_values):
-        rs.write(r, c, v, head)
+        _put(rs, fig.rules.height + 1, c, v, fmt, number="total_count", text="total_text")
+    _for_print(rs, 1)
 
+
+def _districts_sheet(wb, fmt: dict, fig: Figures) -> None:
+    ds = wb.add_worksheet("按区")
+    headers = ("区", "核查对象", "新发现", "延续", "已销号", "待核查", "护理补贴覆盖率", "生活补贴覆盖率",
+               "低保户数", "疑似支出型贫困户", "占低保户比例")
+    for c, h in enumerate(headers):
+        ds.write_string(0, c, h, fmt["head"])
+    ds.set_column(0, 0, 12)
+    ds.set_column(1, len(headers) - 1, 12)
+    ds.freeze_panes(1, 1)
+    for r, rec in enumerate(fig.by_district.iter_rows(named=True), start=1):
+        counts = (rec["total"], rec["new"], rec["carried"], rec["resolved"] if fig.resolved_known else None,
+                  rec["pending"])
+        ds.write_string(r, 0, rec["district"], fmt["text"])
+        for c, v in enumerate(counts, start=1):
+            _put(ds, r, c, v, fmt)
+        _put(ds, r, 6, rec["nursing_coverage"], fmt, number="pct")
+        _put(ds, r, 7, rec["living_coverage"], fmt, number="pct")
+        _put(ds, r, 8, rec["dibao_households"], fmt)
+        _put(ds, r, 9, rec["m06"], fmt)
+        _put(ds, r, 10, rec["expenditure_poverty_share"], fmt, number="pct")
+    _for_print(ds, 1)
+
+
+def _build_report(fig: Figures, chart_png: bytes, now: datetime) -> bytes:
+    """The report workbook: 概况 (figures, targets, chart), 按规则 and, for the city, 按区. Counts
+    and shares are numeric cells with number formats; every other cell is a text, never a formula."""
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
+                                   "strings_to_urls": False})
+    wb.set_properties({"title": f"社会救助数据比对季度报表 {fig.quarter} {fig.scope}"})
+    fmt = _formats(wb)
+    _summary_sheet(wb, fmt, fig, chart_png, now)
+    _rules_sheet(wb, fmt, fig)
     if fig.by_district is not None:
-        ds = wb.add_worksheet("按区")
-        headers = ("区", "核查对象", "新发现", "延续", "已销号", "待核查", "护理补贴覆盖率", "生活补贴覆盖率",
-                   "低保户数", "疑似支出型贫困户", "占低保户比例")
-        for c, h in enumerate(headers):
-            ds.write(0, c, h, head)
-        ds.set_column(0, 0, 12)
-        ds.set_column(1, len(headers) - 1, 12)
-        ds.freeze_panes(1, 1)
-        for r, rec in enumerate(fig.by_district.iter_rows(named=True), start=1):
-            values = (
-                rec["district"], rec["total"], rec["new"], rec["carried"],
-                rec["resolved"] if fig.resolved_known else "—", rec["pending"],
-                _pct(rec["nursing_coverage"]), _pct(rec["living_coverage"]), rec["dibao_households"],
-                rec["m06"], _pct(rec["expenditure_poverty_share"]),
-            )
-            for c, v in enumerate(values):
-                ds.write(r, c, v, cell)
+        _districts_sheet(wb, fmt, fig)
     wb.close()
     return buf.getvalue()
 

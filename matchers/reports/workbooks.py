@@ -42,6 +42,7 @@ from . import cell_texts, columns, labels, sheet_xml
 from ._io import (
     audit,
     check_quarter,
+    deadline_passed,
     default_actor,
     exports_with_content,
     failure_recorded,
@@ -163,11 +164,6 @@ class ExportedWorkbook:
     content: str = ""  # digest of what the workbook is made of (_content_digest)
     unchanged: bool = False  # the file of an earlier export with the same content was kept
     retried: str | None = None  # the message of the quarter's previous export, when it failed
-
-
-def deadline_passed(quarter: str, on: date) -> bool:
-    """Whether the quarter's feedback deadline is before `on` (the day a list is made)."""
-    return on > report_deadline(quarter)
 
 
 def _deadline_text(quarter: str, on: date) -> str:
