@@ -347,24 +347,7 @@ def test_a_workbook_deleted_from_the_folder_is_written_again(tmp_path, built):
 
 # ---- cell texts made column by column ------------------------------------------------------------
 # The per-row texts every workbook showed before the cells were made column by column in polars:
-# the reference the column-wise _sheet_values must reproduce exactly, awkward values included.
-def _reference_rows(part):
-    from matchers.reports.labels import mask_id, mask_ids_in_text, rule_label
-    from matchers.reports.cell_texts import _evidence_text, _last_decision_text
-
-    cols = [part.get_column(c).to_list() for c in (
-        "rule_code", "street", "community", "name", "id_number", "reason", "evidence", "first_seen",
-        "last_decision", "last_decided_at", "flag_id",
-    )]
-    for code, street, community, name, id_number, reason, evidence, first_seen, decision, decided_at, fid in zip(*cols):
-        yield (
-            str(code), str(rule_label(code)), mask_ids_in_text(str(street or "")),
-            mask_ids_in_text(str(community or "")), mask_ids_in_text(str(name or "")),
-            str(mask_id(id_number)), mask_ids_in_text(reason), _evidence_text(evidence), str(first_seen or ""),
-            _last_decision_text(decision, decided_at), str(fid),
-        )
-
-
+# Awkward values a warehouse could hold: every evidence shape, nulls, IDs in free text, odd dates.
 def _ev(*items, **dumps):
     return json.dumps(list(items), **dumps)
 
@@ -430,37 +413,50 @@ def _awkward_frame():
     ).with_columns(family=pl.col("rule_code").str.slice(0, 1).fill_null("?"))
 
 
-def test_cell_texts_are_the_per_row_texts_for_awkward_values():
+def test_cell_texts_of_awkward_values_are_masked_texts_one_per_row():
     import polars as pl
-    from matchers.reports.cell_texts import _PLAIN_EVIDENCE
-    from matchers.reports.cell_texts import sheet_values as _sheet_values
+
+    from matchers.reports.cell_texts import VALUE_HEADERS, sheet_values
 
     rows = _awkward_frame()
-    # both ways are exercised: evidence in the warehouse's form (polars) and every other shape
-    plain = rows.get_column("evidence").str.contains(_PLAIN_EVIDENCE).fill_null(False)
-    assert 5 <= plain.sum() < rows.height - 10
-    assert list(zip(*_sheet_values(rows))) == list(_reference_rows(rows))
+    columns = dict(zip(VALUE_HEADERS, sheet_values(rows)))
+    assert all(col.dtype == pl.String and col.len() == rows.height and col.null_count() == 0
+               for col in columns.values())
+    assert not [v for col in columns.values() for v in col.to_list() if FULL_ID.search(v)]
+    evidence = columns["数据来源"].to_list()
+    assert evidence[:4] == ["", "", "", "残联持证残疾人 d.csv 第3行"]
+    assert evidence[AWKWARD_EVIDENCE.index("not json 420106199001011234")] == "not json 4201**********1234"
+    assert evidence[-1] == evidence[3]  # the same list, indented
+    assert evidence[4] == "扶贫建档立卡/监测对象 p.csv 第7行;住建住房安全与住房救助 h.xlsx 第12行;医保结算明细;unknown_dept  第-2行"
+    decided = dict(zip(rows.get_column("last_decided_at").to_list(), columns["上次核查结论"].to_list()))
+    assert [v for k, v in decided.items() if k == datetime(2026, 8, 3, 9, 15)][0].endswith("(2026-08-03)")
+    assert columns["规则名称"].to_list()[1] == "重度残疾人护理补贴未落实"
     # a frame whose columns are all NULL (polars dtype Null) and an empty frame
     nulls = pl.DataFrame({c: [None] * 3 for c in rows.columns})
-    assert list(zip(*_sheet_values(nulls))) == list(_reference_rows(nulls))
-    assert list(zip(*_sheet_values(rows.clear()))) == []
+    assert [col.to_list() for col in sheet_values(nulls)][-2] == ["待核查"] * 3
+    assert all(col.len() == 0 for col in sheet_values(rows.clear()))
 
 
-def test_workbook_bytes_are_those_of_the_per_row_texts(monkeypatch):
+def test_workbook_cells_read_back_as_the_cell_texts(monkeypatch):
+    import io
+
     from matchers.reports import workbooks
+    from matchers.reports.cell_texts import VALUE_HEADERS, sheet_values
+    from matchers.reports.columns import COL_SEQ, HEADERS
 
     rows = _awkward_frame()
-    at = datetime(2026, 9, 1, 8, 30)
-    built = workbooks._build_workbook(Q, "江夏区", rows, at)
-    monkeypatch.setattr(workbooks, "sheet_values", lambda part: [list(c) for c in zip(*_reference_rows(part))] or [[]] * 11)
-    assert built == workbooks._build_workbook(Q, "江夏区", rows, at)
-    # and the sheets hold each family's rows in the frame's order, masked
-    wb = openpyxl.load_workbook(__import__("io").BytesIO(built), read_only=True)
-    shown = {ws.title: [r for r in ws.iter_rows(min_row=3, values_only=True)] for ws in wb.worksheets if ws.title != INFO_SHEET}
-    assert [len(shown[name]) for name in FAMILIES.values()] == [
-        sum(1 for f in rows.get_column("family") if f == fam) for fam in FAMILIES
-    ]
-    assert not any(FULL_ID.search(str(v)) for sheet in shown.values() for row in sheet for v in row if v)
+    built = workbooks._build_workbook(Q, "江夏区", rows, datetime(2026, 9, 1, 8, 30))
+    texts = dict(zip(VALUE_HEADERS, sheet_values(rows)))
+    wb = openpyxl.load_workbook(io.BytesIO(built), read_only=True)
+    for family, name in FAMILIES.items():
+        at = [i for i, f in enumerate(rows.get_column("family").to_list()) if f == family]
+        shown = list(wb[name].iter_rows(min_row=3, values_only=True))
+        assert len(shown) == len(at)
+        for n, (i, row) in enumerate(zip(at, shown), start=1):
+            cells = dict(zip(HEADERS, row))
+            assert cells[COL_SEQ] == n
+            # openpyxl reads an empty text cell as None
+            assert {h: cells[h] or "" for h in VALUE_HEADERS} == {h: texts[h][i] for h in VALUE_HEADERS}
 
 
 def _evidence_strategy():
@@ -481,17 +477,19 @@ def _evidence_strategy():
     return st.one_of(st.none(), texts, as_json)
 
 
-def test_evidence_texts_match_the_per_row_function_for_any_shape():
+def test_evidence_of_any_shape_gives_a_masked_text_each_distinct_value_read_once():
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     import polars as pl
-    from matchers.reports.cell_texts import _evidence_text, _evidence_texts
+    from matchers.reports.cell_texts import _evidence_texts, evidence_text
 
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(_evidence_strategy(), min_size=1, max_size=8))
     def check(values):
-        assert _evidence_texts(pl.Series(values, dtype=pl.String)).to_list() == [_evidence_text(v) for v in values]
+        texts = _evidence_texts(pl.Series(values, dtype=pl.String)).to_list()
+        assert texts == [evidence_text(v) for v in values]
+        assert not [t for t in texts if FULL_ID.search(t)]
 
     check()
 
