@@ -145,6 +145,7 @@ def test_report_workbooks_with_chart_are_written_private_and_audited(tmp_path):
     assert summary["支出型贫困户占低保户比例"][2:] == (0.1, "达标")
     by_label = {row[0].value: row for row in city["概况"].iter_rows(min_row=6) if row[0].value}
     assert by_label["护理补贴覆盖率"][1].number_format == "0.0%"
+    assert by_label["支出型贫困户占低保户比例"][1].number_format == "0.0%"
     assert by_label["支出型贫困户占低保户比例"][2].number_format == '"≥"0%'
     assert by_label["本季度核查对象(条)"][1].data_type == "n" and by_label["本季度核查对象(条)"][1].number_format == "#,##0"
     assert "按区" not in openpyxl.load_workbook(out[2].path).sheetnames
@@ -373,8 +374,11 @@ def test_report_sheets_print_landscape_a4_fitted_with_their_header_repeated_and_
     with zipfile.ZipFile(after[0].path) as z:
         sheets = [z.read(f"xl/worksheets/sheet{i}.xml").decode() for i in (1, 2, 3)]
         book = z.read("xl/workbook.xml").decode()
+    assert 'fitToHeight="0"' not in sheets[0]  # 概况 and its chart on one page
     for xml in sheets:
-        assert 'paperSize="9"' in xml and 'orientation="landscape"' in xml and 'fitToHeight="0"' in xml
+        assert 'paperSize="9"' in xml and 'orientation="landscape"' in xml
+    for xml in sheets[1:]:
+        assert 'fitToHeight="0"' in xml
         assert '<pageSetUpPr fitToPage="1"/>' in xml
     assert "按规则!$1:$1</definedName>" in book and "按区!$1:$1</definedName>" in book
     assert re.search(r'<pane xSplit="3" ySplit="1" topLeftCell="D2"[^>]*state="frozen"/>', sheets[1])

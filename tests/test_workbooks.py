@@ -624,6 +624,9 @@ def test_district_sheets_print_landscape_a4_with_names_and_decision_frozen_and_n
     assert re.search(r'<pane xSplit="4" ySplit="2" topLeftCell="E3"[^>]*state="frozen"/>', first)
     assert re.search(r'<c r="A3" s="\d+"><v>1</v></c>', first) and re.search(r'<c r="A4" s="\d+"><v>2</v></c>', first)
     assert "<f>" not in first
+    # rows as tall as their longest wrapped text, the spliced ones as the first
+    assert re.search(r'<row r="3" spans="1:15" ht="[\d.]+" customHeight="1">', first)
+    assert re.search(r'<row r="4" spans="1:15" ht="[\d.]+" customHeight="1">', first)
     wb = openpyxl.load_workbook(jiangxia.path)
     ws = wb.worksheets[0]
     assert [c.value for c in ws[2]][:4] == ["序号", "姓名", "身份证号", "核查结论"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import polars as pl
+
 from ._io import safe_part
 
 COL_SEQ = "序号"
@@ -29,23 +31,24 @@ COL_NOTE = "核查说明"
 COL_REVIEWER = "核查人"
 COL_FLAG_ID = "核查编号(请勿修改)"
 
-# (header, width in characters), in sheet order.
+# (header, width in characters), in sheet order: about 190 characters, printed on A4 landscape at
+# about 70% (fit to the page width); long texts wrap within their column.
 COLUMNS: tuple[tuple[str, int], ...] = (
     (COL_SEQ, 5),
-    (COL_NAME, 9),
-    (COL_ID, 19),
-    (COL_DECISION, 14),
-    (COL_NOTE, 24),
-    (COL_REVIEWER, 8),
-    (COL_LAST_DECISION, 15),
+    (COL_NAME, 8),
+    (COL_ID, 18),
+    (COL_DECISION, 13),
+    (COL_NOTE, 18),
+    (COL_REVIEWER, 7),
+    (COL_LAST_DECISION, 12),
     (COL_RULE, 6),
-    (COL_RULE_NAME, 18),
-    (COL_REASON, 44),
-    (COL_STREET, 10),
-    (COL_COMMUNITY, 10),
-    (COL_EVIDENCE, 20),
+    (COL_RULE_NAME, 14),
+    (COL_REASON, 36),
+    (COL_STREET, 9),
+    (COL_COMMUNITY, 9),
+    (COL_EVIDENCE, 16),
     (COL_FIRST_SEEN, 8),
-    (COL_FLAG_ID, 20),
+    (COL_FLAG_ID, 17),
 )
 HEADERS: tuple[str, ...] = tuple(h for h, _ in COLUMNS)
 INPUT_COLUMNS = (COL_DECISION, COL_NOTE, COL_REVIEWER)
@@ -56,6 +59,28 @@ INFO_QUARTER, INFO_DISTRICT = "季度", "区"
 WORKBOOK_NAME = re.compile(r"核查名单_(\d{4}Q[1-4])_(.+?)\.xlsx$")
 
 ACTION_EXPORT, ACTION_IMPORT = "export_workbook", "import_workbook"
+
+LINE_HEIGHT, MIN_ROW_HEIGHT = 13.0, 15.0  # points, for the 10 pt cell font
+MAX_ROW_LINES = 8  # a longer text (a flag resting on many source rows) shows its first lines
+
+
+def row_heights(texts: pl.DataFrame) -> pl.Series:
+    """The height (points) of each data row, so that the longest wrapped text of the row shows
+    whole on screen and on paper (up to MAX_ROW_LINES lines): its lines are its width (a Chinese
+    character counts two) over the column's width. `texts`: the sheet's rows, one String column
+    per header."""
+    widths = dict(COLUMNS)
+    lines = [
+        ((pl.col(h).str.len_chars() + pl.col(h).str.count_matches(r"[^\x00-\x7f]")) / max(widths[h] - 1, 1))
+        .ceil().fill_null(1)
+        for h in texts.columns if h in widths and texts.schema[h] == pl.String
+    ]
+    if not lines:
+        return pl.Series([MIN_ROW_HEIGHT] * texts.height, dtype=pl.Float64)
+    return texts.select(
+        pl.max_horizontal(pl.max_horizontal(lines).clip(1, MAX_ROW_LINES) * LINE_HEIGHT + 2, pl.lit(MIN_ROW_HEIGHT))
+        .alias("h")
+    ).to_series()
 
 
 def workbook_name(quarter: str, district: str) -> str:

@@ -168,7 +168,7 @@ def _summary_sheet(wb, fmt: dict, fig: Figures, chart_png: bytes, now: datetime)
     lines = _summary_lines(fig)
     for r, (label, value, target, target_format, verdict) in enumerate(lines, start=5):
         ws.write_string(r, 0, label, fmt["text"])
-        _put(ws, r, 1, value, fmt, number=target_format or "count")
+        _put(ws, r, 1, value, fmt, number="pct" if target_format else "count")
         _put(ws, r, 2, target, fmt, number=target_format or "count")
         ws.write_string(r, 3, verdict, fmt["warn" if verdict == "未达标" else "text"])
     r = 5 + len(lines) + 1
@@ -178,6 +178,7 @@ def _summary_sheet(wb, fmt: dict, fig: Figures, chart_png: bytes, now: datetime)
     ws.write_string(r, 0, "注:覆盖率按持证残疾人名册统计,每人计一次;支出型贫困户按户统计。")
     ws.insert_image(r + 2, 0, "chart.png", {"image_data": io.BytesIO(chart_png), "x_scale": 0.9, "y_scale": 0.9})
     _for_print(ws, 0)
+    ws.fit_to_pages(1, 1)  # the figures and the chart on one page
 
 
 def _rules_sheet(wb, fmt: dict, fig: Figures) -> None:

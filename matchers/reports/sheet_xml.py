@@ -86,10 +86,11 @@ def _cell(col: int, name: str, style: int) -> pl.Expr:
     )
 
 
-def rows_xml(cells: pl.DataFrame, first_row: int, styles: list[int]) -> bytes:
+def rows_xml(cells: pl.DataFrame, first_row: int, styles: list[int], heights: pl.Series | None = None) -> bytes:
     """`<row>` elements for `cells` (one column per sheet column, from column A: a numeric column
     gives number cells, any other text cells; null: an empty cell with its style), the first one on
-    0-based sheet row `first_row`; `styles[i]` is the xf index of column i's cells."""
+    0-based sheet row `first_row`; `styles[i]` is the xf index of column i's cells. `heights`: each
+    row's height in points, as xlsxwriter's set_row writes it (`ht="27" customHeight="1"`)."""
     if cells.height == 0:
         return b""
     if len(styles) != cells.width:
@@ -105,8 +106,14 @@ def rows_xml(cells: pl.DataFrame, first_row: int, styles: list[int]) -> bytes:
         pl.int_range(first_row + 1, first_row + 1 + cells.height, dtype=pl.Int64).alias("__r")
     )
     spans = f"1:{cells.width}"
+    height = pl.lit("")
+    if heights is not None:
+        frame = frame.with_columns(heights.cast(pl.Float64).alias("__h"))
+        # xlsxwriter writes a height as Python's %g does: 27, 40.5
+        text = pl.col("__h").round(2).cast(pl.String).str.replace(r"\.0$", "")
+        height = pl.concat_str(pl.lit('" ht="'), text, pl.lit('" customHeight="1'))
     row = pl.concat_str(
-        pl.lit('<row r="'), pl.col("__r").cast(pl.String), pl.lit(f'" spans="{spans}">'),
+        pl.lit('<row r="'), pl.col("__r").cast(pl.String), pl.lit(f'" spans="{spans}'), height, pl.lit('">'),
         *[(_number_cell if is_number else _cell)(i, n, s) for i, (n, s, is_number) in enumerate(zip(names, styles, numeric))],
         pl.lit("</row>"),
     )

@@ -67,6 +67,7 @@ from .columns import (
     INFO_SHEET,
     INPUT_COLUMNS,
     TITLE_ROW,
+    row_heights,
     workbook_path,
     workbooks_glob,
 )
@@ -211,7 +212,7 @@ def _decision_dropdown(ws, last_row: int) -> None:
     })
 
 
-def _write_family_sheet(ws, fmt: dict, title: str, late: bool, part: pl.DataFrame) -> None:
+def _write_family_sheet(ws, fmt: dict, title: str, late: bool, part: pl.DataFrame, heights: pl.Series) -> None:
     """Title, header, widths, page setup and the first data row (through xlsxwriter, so every cell
     style is registered); the other rows are spliced in after close (sheet_xml)."""
     ws.write_string(TITLE_ROW, 0, title, fmt["late"] if late else fmt["title"])
@@ -220,6 +221,7 @@ def _write_family_sheet(ws, fmt: dict, title: str, late: bool, part: pl.DataFram
         ws.set_column(i, i, width)
     if part.height:
         first = part.row(0, named=True)
+        ws.set_row(HEADER_ROW + 1, heights[0])
         ws.write_number(HEADER_ROW + 1, 0, first[COL_SEQ], fmt["number"])
         for h in VALUE_HEADERS:
             ws.write_string(HEADER_ROW + 1, HEADERS.index(h), first[h], fmt["cell"])
@@ -275,7 +277,7 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
     fmt = _formats(wb)
     late = deadline_passed(quarter, exported_at.date())
     texts = _district_texts(rows)
-    spliced: dict[int, pl.DataFrame] = {}  # sheet number (1-based) → its data rows after the first
+    spliced: dict[int, tuple[pl.DataFrame, pl.Series]] = {}  # sheet number → its data rows after the first, heights
     for sheet, (family, family_name) in enumerate(FAMILIES.items(), start=1):
         part = (
             texts.filter(pl.col("family") == family)
@@ -283,9 +285,10 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
             .select(HEADERS)
         )
         title = f"{quarter} {district} {family_name} 核查名单(共{part.height}条;{_deadline_text(quarter, exported_at.date())})"
-        _write_family_sheet(wb.add_worksheet(family_name), fmt, title, late, part)
+        heights = row_heights(part)
+        _write_family_sheet(wb.add_worksheet(family_name), fmt, title, late, part, heights)
         if part.height > 1:
-            spliced[sheet] = part.slice(1)
+            spliced[sheet] = (part.slice(1), heights.slice(1))
     _write_info_sheet(wb.add_worksheet(INFO_SHEET), fmt, quarter, district, exported_at)
     wb.close()
     styles = [
@@ -298,8 +301,8 @@ def _build_workbook(quarter: str, district: str, rows: pl.DataFrame, exported_at
     return sheet_xml.splice_rows(
         buf.getvalue(),
         {
-            sheet: (sheet_xml.rows_xml(rest, second, styles), f"A1:{last_col}{second + rest.height}")
-            for sheet, rest in spliced.items()
+            sheet: (sheet_xml.rows_xml(rest, second, styles, heights), f"A1:{last_col}{second + rest.height}")
+            for sheet, (rest, heights) in spliced.items()
         },
     )
 
