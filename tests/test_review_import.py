@@ -222,3 +222,73 @@ def test_an_id_in_a_returned_file_name_is_masked_in_every_message(exported, caps
     con.close()
     code, text = _cli(tmp_path, back, capsys)
     assert code == 1 and "4201**********1234" in text and not contains_full_id(text)
+
+
+def _with_sheet1(src: Path, dest: Path, sheet_xml: str) -> Path:
+    """A copy of the workbook `src` whose first sheet is `sheet_xml`."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = sheet_xml.encode() if info.filename == "xl/worksheets/sheet1.xml" else zin.read(info)
+            zout.writestr(info.filename, data)
+    return dest
+
+
+def _sheet(dimension: str, rows: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f'<dimension ref="{dimension}"/><sheetData>'
+        f'<row r="1"><c r="A1" t="inlineStr"><is><t>{COL_FLAG_ID}</t></is></c>'
+        f'<c r="B1" t="inlineStr"><is><t>{COL_DECISION}</t></is></c></row>{rows}</sheetData></worksheet>'
+    )
+
+
+def _peak_mb(func):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = func()
+        return result, tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_returned_sheet_over_the_row_limit_is_refused_naming_the_limit_in_bounded_memory(exported, capsys,
+                                                                                          monkeypatch):
+    from matchers.reports import returned_rows
+
+    con, out, tmp_path = exported
+    monkeypatch.setattr(returned_rows, "MAX_IMPORT_ROWS", 20_000)
+    rows = "".join(f'<row r="{r}"><c r="A{r}" t="inlineStr"><is><t>F-NOPE-{r}</t></is></c>'
+                   f'<c r="B{r}" t="inlineStr"><is><t>不属实</t></is></c></row>' for r in range(2, 100_002))
+    big = _with_sheet1(out["江夏区"].path, tmp_path / "back" / out["江夏区"].path.name, _sheet("A1:B100001", rows))
+    del rows
+
+    def refused():
+        with pytest.raises(WorkbookError, match="超过 20000 行") as err:
+            read_returned_workbook(con, big)
+        return str(err.value)
+
+    message, peak = _peak_mb(refused)
+    assert peak < 200 and "导入上限" in message
+    con.close()
+    code, text = _cli(tmp_path, big, capsys)
+    assert code == 2 and len(text) < 1_000  # one message, not a line per row
+    con = warehouse.connect(tmp_path / "wh.duckdb")
+    assert reviews_of(con) == []
+    con.close()
+
+
+def test_a_sparse_returned_sheet_costs_its_cells_not_its_claimed_dimension(exported):
+    con, out, tmp_path = exported
+    rows = ('<row r="2"><c r="A2" t="inlineStr"><is><t>F-M02-1</t></is></c>'
+            '<c r="B2" t="inlineStr"><is><t>属实待处理</t></is></c>'
+            '<c r="XFD2" t="inlineStr"><is><t>远处的单元格</t></is></c></row>'
+            '<row r="10000"><c r="XFD10000"><v>1</v></c></row>')
+    sparse = _with_sheet1(out["江夏区"].path, tmp_path / "back" / out["江夏区"].path.name,
+                          _sheet("A1:XFD10000", rows))
+    report, peak = _peak_mb(lambda: read_returned_workbook(con, sparse))
+    assert peak < 100
+    assert [(r.flag_id, r.decision) for r in report.ready] == [("F-M02-1", "属实待处理")]
