@@ -47,9 +47,15 @@ ui: setup
 	$(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
 
 ## make import-reviews FILE=核查名单_2026Q3_江夏区.xlsx [REVIEWER=张三]: record a district's decisions
+# FILE and REVIEWER are what a district chose (a file name, a person's name): make keeps them
+# unexpanded ($(value …)) and hands them to Python in the environment, never in a shell command.
+# A partial import (exit 1) has printed which rows were not imported: make itself reports no error.
+override FILE := $(value FILE)
+override REVIEWER := $(value REVIEWER)
+import-reviews: export FILE := $(FILE)
+import-reviews: export REVIEWER := $(REVIEWER)
 import-reviews: setup
-	@test -n "$(FILE)" || { echo "用法: make import-reviews FILE=填写后的核查名单.xlsx [REVIEWER=核查人]"; exit 2; }
-	$(PY) -m pipelines.import_reviews "$(FILE)" $(if $(REVIEWER),--reviewer "$(REVIEWER)",)
+	@$(PY) -m pipelines.import_reviews --from-env || { status=$$?; [ $$status -eq 1 ] || exit $$status; }
 
 bench: setup
 	$(UV) sync --frozen --extra dev --extra bench --python $(PYTHON)
