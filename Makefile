@@ -19,7 +19,7 @@ export UV_LINK_MODE := copy
 export UV_COMPILE_BYTECODE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test ui bench quality sample lock setup clean import-reviews
+.PHONY: run test ui bench quality sample lock setup clean import-reviews rejected
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools uv==$(UV_VERSION)
@@ -34,9 +34,15 @@ setup: $(VENV)/.synced
 	@mkdir -p -m 700 $(dir $(WAREHOUSE_PATH))
 	@cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 
-## make run: the quarterly comparison job on EXTRACTS_DIR (QUARTER defaults to the latest folder)
+## make run: the quarterly comparison job on EXTRACTS_DIR (QUARTER defaults to the latest folder;
+## V=1 shows Dagster's own log on the console)
 run: setup
-	$(PY) -m pipelines.run_quarter $(if $(QUARTER),--quarter $(QUARTER),)
+	$(PY) -m pipelines.run_quarter $(if $(QUARTER),--quarter "$(QUARTER)",) $(if $(V),-v,)
+
+## make rejected QUARTER=2026Q3: the rows a run refused, with file, row and reason
+rejected: setup
+	@test -n "$(QUARTER)" || { echo "用法: make rejected QUARTER=2026Q3"; exit 2; }
+	$(PY) -m pipelines.rejected --quarter "$(QUARTER)"
 
 ## make test: the whole test suite
 test: setup

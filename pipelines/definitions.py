@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from dagster import Definitions, EnvVar, in_process_executor
+from dagster import Definitions, EnvVar, colored_console_logger, in_process_executor
 
 from assets.resources import (
     WarehouseResource,
@@ -12,6 +12,7 @@ from assets.resources import (
     default_extracts_dir,
     default_warehouse_path,
 )
+from pipelines.console import DAGSTER_LOGGER, FILE_LOGGER, OFFICER_LOGGER, officer_console, run_log_file
 from pipelines.jobs import (
     QUARTERLY_JOB_NAME,
     all_asset_checks,
@@ -39,6 +40,8 @@ def build_definitions(warehouse: WarehouseResource) -> Definitions:
         schedules=[nightly_refresh],
         sensors=[extract_files_sensor],
         resources={"warehouse": warehouse},
+        # Runs started without logger config (UI, schedule, sensor) get Dagster's console logger.
+        loggers={DAGSTER_LOGGER: colored_console_logger, OFFICER_LOGGER: officer_console, FILE_LOGGER: run_log_file},
         executor=in_process_executor,
     )
 

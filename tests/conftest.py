@@ -8,3 +8,43 @@ if str(ROOT) not in sys.path:
 
 # Tests never touch the user's home or the project's real Dagster history.
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+import subprocess  # noqa: E402
+
+import pytest  # noqa: E402
+
+SAMPLE_EXTRACTS = ROOT / "sample_data" / "extracts"
+
+
+def pipeline_environment(tmp: Path, **extra) -> dict:
+    """The environment of a `make run` in `tmp`: its own extracts, warehouse, exports and DAGSTER_HOME."""
+    env = dict(os.environ)
+    env.update(
+        EXTRACTS_DIR=str(tmp / "extracts"),
+        WAREHOUSE_PATH=str(tmp / "wh.duckdb"),
+        EXPORTS_DIR=str(tmp / "exports"),
+        DAGSTER_HOME=str(tmp / "dagster_home"),
+        DAGSTER_DISABLE_TELEMETRY="1",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def pipeline_env():
+    """pipeline_env(tmp, **extra): the environment of a `make run` whose folders are all in `tmp`."""
+    return pipeline_environment
+
+
+@pytest.fixture(scope="session")
+def run_quarter_cli():
+    """run_quarter_cli(tmp, quarter, *args, **env): `make run`'s entry point in a subprocess, finished."""
+
+    def run(tmp: Path, quarter: str, *args: str, **extra) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "pipelines.run_quarter", "--quarter", quarter, *args],
+            cwd=ROOT, env=pipeline_environment(tmp, **extra), capture_output=True, text=True, timeout=600,
+        )
+
+    return run

@@ -16,25 +16,13 @@ SAMPLE = ROOT / "sample_data" / "extracts"
 PUBLIC = ("source_records", "persons", "flags", "household_members", "rejected_rows", "reviews")
 
 
-def _env(tmp: Path, **extra) -> dict:
-    env = dict(os.environ)
-    env.update(
-        EXTRACTS_DIR=str(tmp / "extracts"),
-        WAREHOUSE_PATH=str(tmp / "wh.duckdb"),
-        EXPORTS_DIR=str(tmp / "exports"),
-        DAGSTER_HOME=str(tmp / "dagster_home"),
-        DAGSTER_DISABLE_TELEMETRY="1",
-        PYTHONPATH=str(ROOT),
-    )
-    env.update(extra)
-    return env
-
-
 def _start(tmp: Path, quarter: str, **extra) -> subprocess.Popen:
+    from tests.conftest import pipeline_environment
+
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines.run_quarter", "--quarter", quarter],
         cwd=ROOT,
-        env=_env(tmp, **extra),
+        env=pipeline_environment(tmp, **extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
