@@ -12,6 +12,7 @@ from assets.resources import (
     default_extracts_dir,
     default_warehouse_path,
 )
+from matchers.private_files import PRIVATE_UMASK
 from pipelines.console import DAGSTER_LOGGER, FILE_LOGGER, OFFICER_LOGGER, officer_console, run_log_file
 from pipelines.jobs import (
     QUARTERLY_JOB_NAME,
@@ -24,6 +25,10 @@ from pipelines.schedules import nightly_refresh
 from pipelines.sensors import extract_files_sensor
 
 __all__ = ["defs", "build_definitions", "QUARTERLY_JOB_NAME"]
+
+# Every process that loads these Definitions (the UI's code server, run workers, `make run`) creates
+# its files owner-only: run storage, compute logs, the warehouse and the exports hold personal data.
+os.umask(PRIVATE_UMASK)
 
 
 def _env_or_default(name: str, default: str):

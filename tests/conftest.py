@@ -45,6 +45,7 @@ def run_quarter_cli():
         return subprocess.run(
             [sys.executable, "-m", "pipelines.run_quarter", "--quarter", quarter, *args],
             cwd=ROOT, env=pipeline_environment(tmp, **extra), capture_output=True, text=True, timeout=600,
+            preexec_fn=lambda: os.umask(0o022),  # an ordinary login shell's umask, whatever pytest's is
         )
 
     return run

@@ -1,7 +1,9 @@
 """`make run` as an officer meets it: Chinese stage lines in local time, a summary naming rules and
 output files, a failed source as one Chinese sentence without class names or stack traces."""
 
+import os
 import re
+import stat
 import shutil
 from pathlib import Path
 
@@ -30,6 +32,10 @@ def _copy_quarter(sample: Path, tmp: Path) -> None:
 def good_run(tmp_path_factory, run_quarter_cli):
     tmp = tmp_path_factory.mktemp("console_ok")
     _copy_quarter(SAMPLE_EXTRACTS, tmp)
+    # a DAGSTER_HOME left readable by an older setup is made owner-only by the run
+    (tmp / "dagster_home" / "storage").mkdir(parents=True, mode=0o755)
+    (tmp / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+    os.chmod(tmp / "dagster_home" / "dagster.yaml", 0o644)
     done = run_quarter_cli(tmp, QUARTER)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return tmp, done
@@ -47,6 +53,16 @@ def test_console_summary_names_rules_output_files_and_rejected_rows(good_run):
     assert re.search(r"拒收共 \d+ 行.*make rejected QUARTER=2026Q3", out)
     log = re.search(r"完整运行日志:(\S+)", out).group(1)
     assert "STEP_SUCCESS" in Path(log).read_text(encoding="utf-8")  # the framing went to the file
+
+
+def test_everything_a_run_writes_is_owner_only(good_run):
+    tmp, _ = good_run
+    written = [p for p in tmp.rglob("*") if not p.is_relative_to(tmp / "extracts")]
+    assert any(p.suffix == ".xlsx" for p in written) and any(p.name.endswith(".db") for p in written)
+    assert any("storage" in p.parts for p in written if p.is_file())  # Dagster's run storage / event logs
+    loose = [f"{p.relative_to(tmp)} {stat.filemode(p.stat().st_mode)}" for p in written
+             if p.stat().st_mode & 0o077 or (p.is_dir() and p.stat().st_mode & 0o700 != 0o700)]
+    assert not loose
 
 
 def test_console_prints_one_chinese_line_per_stage_in_local_time_without_dagster_framing(good_run):
