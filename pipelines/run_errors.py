@@ -63,6 +63,19 @@ def full_disk_folder(chain: Iterable[tuple[str, str]], fallback_folders: Iterabl
     return None
 
 
+def run_folders() -> list[str]:
+    """The folders a run writes, most likely to be full first when an error names no path:
+    the warehouse's, DuckDB's temp folder, Dagster's storage, the exports."""
+    import os
+
+    from assets.resources import default_exports_dir, default_warehouse_path
+    from matchers.warehouse import TEMP_DIR_ENV
+
+    folders = [str(Path(default_warehouse_path()).parent), os.environ.get(TEMP_DIR_ENV),
+               os.environ.get("DAGSTER_HOME"), default_exports_dir()]
+    return [f for f in folders if f]
+
+
 def disk_full_message(folder: str) -> str:
     return (
         f"磁盘空间不足:文件夹 {folder} 所在的磁盘已写满(或超过允许的文件大小),本次运行已停止,"
@@ -75,12 +88,12 @@ def officer_message(
     error,
     stage: str,
     failure_description: str | None = None,
-    fallback_folders: Iterable[str] = (),
+    fallback_folders: list[str] | None = None,
     log_path: str | None = None,
 ) -> str:
     """The one Chinese sentence (IDs masked) an officer reads for a failed stage."""
     chain = list(error_chain(error))
-    folder = full_disk_folder(chain, fallback_folders)
+    folder = full_disk_folder(chain, fallback_folders or run_folders())
     if folder is not None:
         return disk_full_message(folder)
     if failure_description:

@@ -124,15 +124,11 @@ def main(argv: list[str] | None = None) -> int:
         from pipelines.run_errors import officer_message
 
         log_path = _log_traceback()
-        print(f"错误:{officer_message(exc, '季度比对', fallback_folders=_run_folders(), log_path=log_path)}",
-              file=sys.stderr)
+        # errors of the steps are reported by the steps: what escapes the run comes from Dagster's
+        # storage, so a full disk without a path in the error is DAGSTER_HOME's
+        folders = [os.environ.get("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))]
+        print(f"错误:{officer_message(exc, '季度比对', fallback_folders=folders, log_path=log_path)}", file=sys.stderr)
         return EXIT_FAILED
-
-
-def _run_folders() -> list[str]:
-    from assets.resources import default_warehouse_path
-
-    return [str(Path(default_warehouse_path()).parent), os.environ.get("DAGSTER_HOME", "")]
 
 
 def _log_traceback() -> str | None:

@@ -39,13 +39,23 @@ def pipeline_env():
 
 @pytest.fixture(scope="session")
 def run_quarter_cli():
-    """run_quarter_cli(tmp, quarter, *args, **env): `make run`'s entry point in a subprocess, finished."""
+    """run_quarter_cli(tmp, quarter, *args, max_file_bytes=None, **env): `make run`'s entry point in a
+    subprocess, finished; with max_file_bytes, no file can grow past that size (as on a full disk)."""
 
-    def run(tmp: Path, quarter: str, *args: str, **extra) -> subprocess.CompletedProcess:
+    def run(tmp: Path, quarter: str, *args: str, max_file_bytes: int | None = None, **extra):
+        def start() -> None:
+            os.umask(0o022)  # an ordinary login shell's umask, whatever pytest's is
+            if max_file_bytes is not None:  # a full disk: writes past this size fail (EFBIG)
+                import resource
+                import signal
+
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
         return subprocess.run(
             [sys.executable, "-m", "pipelines.run_quarter", "--quarter", quarter, *args],
             cwd=ROOT, env=pipeline_environment(tmp, **extra), capture_output=True, text=True, timeout=600,
-            preexec_fn=lambda: os.umask(0o022),  # an ordinary login shell's umask, whatever pytest's is
+            preexec_fn=start,
         )
 
     return run

@@ -127,3 +127,62 @@ def test_rejected_rows_are_listed_with_file_row_and_reason(good_run):
         con.close()
     assert total >= len(lines) == 2
     assert all(re.search(r"文件“\w+\.(csv|xlsx)”第 \d+ 行数据:\S", line) for line in lines)
+
+
+PUBLIC = ("source_records", "persons", "flags", "household_members", "rejected_rows", "reviews")
+
+
+def _published(path: Path) -> dict:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall())) for t in PUBLIC}
+    finally:
+        con.close()
+
+
+def test_full_disk_in_the_warehouse_folder_names_it_in_chinese_and_changes_nothing(good_run, tmp_path, run_quarter_cli):
+    base, _ = good_run
+    shutil.copytree(base, tmp_path, dirs_exist_ok=True)
+    shutil.copytree(SAMPLE_EXTRACTS / "2026Q2", tmp_path / "extracts" / "2026Q2")
+    before = _published(tmp_path / "wh.duckdb")
+    # the warehouse file is larger than the limit: its next write past 2 MB fails as on a full disk
+    done = run_quarter_cli(tmp_path, "2026Q2", max_file_bytes=2_000_000)
+    console = done.stdout + done.stderr
+    assert done.returncode == 1
+    assert f"磁盘空间不足:文件夹 {tmp_path} " in console
+    assert "File too large" not in console and not TECHNICAL.search(console)
+    assert _published(tmp_path / "wh.duckdb") == before
+
+
+def test_full_disk_errors_name_their_folder():
+    from pipelines.run_errors import full_disk_folder
+
+    duck = [("IOException", 'IO Error: Could not write file "/srv/wh/wh.duckdb.wal": No space left on device')]
+    assert full_disk_folder(duck) == "/srv/wh"
+    export = [("OSError", "[Errno 28] No space left on device: '/srv/exports/2026Q3/报表_2026Q3_全市.xlsx'")]
+    assert full_disk_folder(export) == "/srv/exports/2026Q3"
+    sqlite = [("OperationalError", "(sqlite3.OperationalError) database or disk is full")]
+    assert full_disk_folder(sqlite, ["/srv/dagster_home"]) == "/srv/dagster_home"
+    assert full_disk_folder([("KeyError", "'persons'")], ["/srv"]) is None
+
+
+def test_full_dagster_storage_at_the_run_boundary_is_a_chinese_sentence(tmp_path, monkeypatch, capsys):
+    import sqlite3
+
+    from pipelines import run_quarter
+
+    def full(*_):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(run_quarter, "run", full)
+    umask = os.umask(0o022)
+    try:
+        assert run_quarter.main([]) == run_quarter.EXIT_FAILED
+    finally:
+        os.umask(umask)  # main() sets the run's owner-only umask on this process
+    err = capsys.readouterr().err
+    assert f"磁盘空间不足:文件夹 {tmp_path / 'home'} " in err and not TECHNICAL.search(err)
+    assert "OperationalError" in (tmp_path / "home" / "logs" / "make_run_errors.log").read_text(encoding="utf-8")
