@@ -59,3 +59,22 @@ def run_quarter_cli():
         )
 
     return run
+
+
+PUBLIC_TABLES = ("source_records", "persons", "flags", "household_members", "rejected_rows", "reviews")
+
+
+@pytest.fixture(scope="session")
+def published_tables():
+    """published_tables(warehouse_path): every row of every public table, to compare before/after."""
+
+    def snapshot(path: Path) -> dict:
+        import duckdb
+
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall())) for t in PUBLIC_TABLES}
+        finally:
+            con.close()
+
+    return snapshot

@@ -129,31 +129,20 @@ def test_rejected_rows_are_listed_with_file_row_and_reason(good_run):
     assert all(re.search(r"文件“\w+\.(csv|xlsx)”第 \d+ 行数据:\S", line) for line in lines)
 
 
-PUBLIC = ("source_records", "persons", "flags", "household_members", "rejected_rows", "reviews")
-
-
-def _published(path: Path) -> dict:
-    import duckdb
-
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall())) for t in PUBLIC}
-    finally:
-        con.close()
-
-
-def test_full_disk_in_the_warehouse_folder_names_it_in_chinese_and_changes_nothing(good_run, tmp_path, run_quarter_cli):
+def test_full_disk_in_the_warehouse_folder_names_it_in_chinese_and_changes_nothing(
+    good_run, tmp_path, run_quarter_cli, published_tables
+):
     base, _ = good_run
     shutil.copytree(base, tmp_path, dirs_exist_ok=True)
     shutil.copytree(SAMPLE_EXTRACTS / "2026Q2", tmp_path / "extracts" / "2026Q2")
-    before = _published(tmp_path / "wh.duckdb")
+    before = published_tables(tmp_path / "wh.duckdb")
     # the warehouse file is larger than the limit: its next write past 2 MB fails as on a full disk
     done = run_quarter_cli(tmp_path, "2026Q2", max_file_bytes=2_000_000)
     console = done.stdout + done.stderr
     assert done.returncode == 1
     assert f"磁盘空间不足:文件夹 {tmp_path} " in console
     assert "File too large" not in console and not TECHNICAL.search(console)
-    assert _published(tmp_path / "wh.duckdb") == before
+    assert published_tables(tmp_path / "wh.duckdb") == before
 
 
 def test_full_disk_errors_name_their_folder():
