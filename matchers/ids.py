@@ -5,7 +5,7 @@ One value in, one `IdResult` out (`normalise_id`, the reference); a whole column
 expressions, surface damage is repaired with polars over distinct values, and only the remaining
 distinct values go through `normalise_id`; a hypothesis test holds the two paths equal).
 
-Rules (issue 3, ../shared/contract/EXTRACTS.md):
+Rules (../shared/contract/EXTRACTS.md):
 - Our own validator: ISO 7064 MOD 11-2 check character plus a real calendar date between 1890-01-01
   and today. The 6-digit region code is evidence, never a reason to reject (python-stdnum's
   `cn.ric.validate` rejects real old Wuhan IDs through its region table; the tests cross-check our

@@ -1,4 +1,4 @@
-"""Normalised person columns for one source's typed extract rows (issue 3).
+"""Normalised person columns for one source's typed extract rows.
 
 `normalise_records(df, source)` adds the name and ID columns the warehouse's `stg_records` carries
 (name_norm … id_region, guardian_id_norm, guardian_name_norm) to a frame holding the source's

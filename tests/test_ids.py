@@ -1,4 +1,4 @@
-"""Resident ID repair and validation (issue 3): table cases plus hypothesis properties."""
+"""Resident ID repair and validation: table cases plus hypothesis properties."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Person resolution (issue 4) on small hand-made stg_records frames, without Dagster."""
+"""Person resolution on small hand-made stg_records frames, without Dagster."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ PENDING = PENDING_REVIEW  # flags.review_status before any decision
 CITY = "全市"
 UNASSIGNED_DISTRICT = "未明确区"  # flags whose district is null
 
-# Report targets (issue 5): subsidy coverage 100%, 支出型贫困 candidates ≥ 10% of the 低保 count.
+# Report targets: subsidy coverage 100%, 支出型贫困 candidates ≥ 10% of the 低保 count.
 COVERAGE_TARGET = 1.0
 EXPENDITURE_POVERTY_TARGET = 0.10
 # Districts report by this day of the quarter's last month.

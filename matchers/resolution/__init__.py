@@ -1,4 +1,4 @@
-"""Person resolution: every accepted row to a person (issue 4). See `spec` for the model."""
+"""Person resolution: every accepted row to a person. See `spec` for the model."""
 
 from matchers.resolution.resolve import DEFAULT_MODEL_PATH, model_path, resolve_quarter, train_model
 
