@@ -25,7 +25,7 @@ from assets.extracts import extract_asset_key
 from matchers.contract import SOURCES
 from matchers.privacy import mask_ids_in_text
 from matchers.private_files import private_file_handler
-from pipelines.run_errors import officer_message
+from pipelines.run_errors import is_chinese, officer_message
 
 # The bureau's clock: console times, the nightly schedule.
 TIMEZONE = "Asia/Shanghai"
@@ -49,10 +49,6 @@ def display_width(text: str) -> int:
 
 def pad(text: str, width: int) -> str:
     return text + " " * max(0, width - display_width(text))
-
-
-def is_chinese(text: str) -> bool:
-    return any("\u4e00" <= c <= "\u9fff" for c in text)
 
 
 def local_time(moment: dt.datetime | None = None) -> str:

@@ -1,7 +1,8 @@
 """What an officer reads when a run fails: one Chinese sentence, never a class name or a traceback.
 
 A `dagster.Failure` raised by an asset already carries a Chinese description naming file, row and
-column; it is shown as it is. A full disk (in the warehouse folder, DuckDB's temp folder, the
+column; it is shown as it is, and so is any error in the chain whose message is Chinese (the
+project's own errors, such as an export that cannot be written). A full disk (in the warehouse folder, DuckDB's temp folder, the
 exports folder or Dagster's storage) is recognised from the error text, whichever library raised
 it, and named by its folder. Anything else is reported as an internal error of the stage, pointing
 to the run log, which keeps the technical detail.
@@ -25,6 +26,11 @@ _DISK_FULL = re.compile(
 _QUOTED_PATH = re.compile(r"""["'](/[^"'\n]+)["']""")
 # "PackageName.ClassName: " at the start of a serialised error's message.
 _CLASS_PREFIX = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Failure|Interrupt|Exit)\w*:\s*")
+
+
+def is_chinese(text: str) -> bool:
+    """Whether `text` holds Chinese: the project's messages for officers do, libraries' do not."""
+    return any("\u4e00" <= c <= "\u9fff" for c in text)
 
 
 def error_chain(error) -> Iterator[tuple[str, str]]:
@@ -92,14 +98,14 @@ def officer_message(
     log_path: str | None = None,
 ) -> str:
     """The one Chinese sentence (IDs masked) an officer reads for a failed stage."""
+    if failure_description:
+        return mask_ids_in_text(failure_description.strip())
     chain = list(error_chain(error))
+    for _, message in chain:  # an error written for the officer (Chinese) says it best
+        if is_chinese(plain_message(message)):
+            return mask_ids_in_text(plain_message(message))
     folder = full_disk_folder(chain, fallback_folders or run_folders())
     if folder is not None:
         return disk_full_message(folder)
-    if failure_description:
-        return mask_ids_in_text(failure_description.strip())
-    for cls_name, message in chain:
-        if cls_name == "Failure" and plain_message(message):
-            return mask_ids_in_text(plain_message(message))
     where = f",技术细节已记入运行日志 {log_path}" if log_path else ",技术细节已记入 Dagster 的运行记录"
     return f"{stage}出错,没有完成(程序内部错误{where})。仓库中已发布的数据保持不变。"

@@ -175,3 +175,16 @@ def test_full_dagster_storage_at_the_run_boundary_is_a_chinese_sentence(tmp_path
     err = capsys.readouterr().err
     assert f"磁盘空间不足:文件夹 {tmp_path / 'home'} " in err and not TECHNICAL.search(err)
     assert "OperationalError" in (tmp_path / "home" / "logs" / "make_run_errors.log").read_text(encoding="utf-8")
+
+
+def test_a_projects_own_chinese_error_is_shown_as_it_is():
+    from matchers.reports._io import ExportError
+
+    try:
+        try:
+            raise PermissionError(13, "Permission denied", "/srv/exports/2026Q3/x.xlsx")
+        except PermissionError as cause:
+            raise ExportError("无法写入文件夹 /srv/exports/2026Q3:没有写入权限。") from cause
+    except ExportError as exc:
+        text = officer_message(exc, "核查名单")
+    assert text == "无法写入文件夹 /srv/exports/2026Q3:没有写入权限。"
