@@ -135,7 +135,7 @@ def generate(rows: int, seed: int, path: Path) -> dict:
 
 def measure(stage: str, path: Path) -> dict:
     """Run one stage in this process; return wall time and this process's peak RSS."""
-    from matchers.ids import normalise_id_column
+    from matchers.id_columns import normalise_id_column
     from matchers.names import normalise_name_column
     from matchers.normalise import normalise_records
 

@@ -33,8 +33,8 @@ from matchers.ids import (
     RESULT_FIELDS,
     RESULT_SCHEMA,
     normalise_id,
-    normalise_id_column,
 )
+from matchers.id_columns import normalise_id_column
 from matchers.names import NAME_COLUMNS, normalise_name_column
 
 # The second identifier column per source, and the kind `normalise_id` reads it as.
