@@ -23,6 +23,10 @@ SOURCE_LABELS: dict[str, str] = {
 
 QUARTER_PATTERN = re.compile(r"^(\d{4})Q([1-4])$")
 
+# WAREHOUSE.md `reviews.decision` values, and the status of a flag nobody has decided yet.
+REVIEW_DECISIONS = ("属实已纳入救助", "属实待处理", "不属实", "无法核实")
+PENDING_REVIEW = "待核查"
+
 # Field types: text stays text; money/int/date/bool/grade are parsed by matchers.parsing.
 TEXT, MONEY, INT, DATE, BOOL, GRADE = "text", "money", "int", "date", "bool", "grade"
 

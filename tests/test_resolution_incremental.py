@@ -245,7 +245,7 @@ def test_publish_after_a_refresh_replaces_only_the_changed_sources_rows(con, mon
     # only housing rows are deleted and inserted: spy on the statements publish runs
     seen = []
     real = warehouse._replace_sources
-    monkeypatch.setattr(warehouse, "_replace_sources", lambda c, q, s: seen.append(s) or real(c, q, s))
+    monkeypatch.setattr(warehouse.publish, "_replace_sources", lambda c, q, s: seen.append(s) or real(c, q, s))
     counts = warehouse.publish_quarter(con, Q)
     assert seen == [["housing"]]
     # no stale row (the removed one, the old version of the changed one), none missing (the added one)

@@ -11,7 +11,8 @@ import pytest
 
 from matchers import warehouse
 from matchers.rules.config import RuleConfigError, load_config, parse_config
-from matchers.rules.engine import previous_quarter, run_rules
+from matchers.quarters import previous_compared_quarter
+from matchers.rules.engine import run_rules
 from rules_fixtures import open_warehouse
 
 Q2, Q3 = "2026Q2", "2026Q3"
@@ -132,8 +133,8 @@ def test_r04_flags_a_member_newly_severe_since_the_previous_quarter(two_quarters
 
 def test_previous_quarter_is_the_latest_published_before(two_quarters):
     w2, _ = two_quarters
-    assert previous_quarter(w2.con, "2026Q4") == Q2
-    assert previous_quarter(w2.con, Q2) is None
+    assert previous_compared_quarter(w2.con, "2026Q4") == Q2
+    assert previous_compared_quarter(w2.con, Q2) is None
 
 
 def test_per_district_override_is_applied_and_recorded(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from matchers.contract import QUARTER_PATTERN
+from matchers.quarters import parse_quarter as check_quarter
 from matchers.warehouse import transaction
 
 from .labels import REPORT_DEADLINE_DAY
@@ -27,13 +27,6 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 _UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\s]+')
-
-
-def check_quarter(quarter: str) -> tuple[int, int]:
-    m = QUARTER_PATTERN.match(quarter or "")
-    if not m:
-        raise ValueError(f"季度格式应为 2026Q3 这样的形式,收到“{quarter}”")
-    return int(m.group(1)), int(m.group(2))
 
 
 def report_deadline(quarter: str) -> date:

@@ -23,7 +23,8 @@ import duckdb
 import polars as pl
 
 from matchers import warehouse
-from matchers.ids import KIND_BAD_CHECK, KIND_TRUNCATED, normalise_id_column
+from matchers.id_columns import normalise_id_column
+from matchers.ids import KIND_BAD_CHECK, KIND_TRUNCATED
 from matchers.names import normalise_name_column
 from matchers.resolution import spec, sql_text
 from matchers.resolution.compare import compare_pairs

@@ -84,15 +84,15 @@ from matchers.resolution.resolve import (
     work_counts,
 )
 
-MODE_FULL = "全量匹配"
-MODE_INCREMENTAL = "增量匹配"
+MODE_FULL = warehouse.RESOLUTION_FULL
+MODE_INCREMENTAL = warehouse.RESOLUTION_INCREMENTAL
 RUN_LOG_STEP = warehouse.RESOLUTION_STEP  # "resolution"
 
 # Above this share of the quarter's rows in changed sources, a full run is no slower and is the
 # reference result: resolve from scratch.
 MAX_CHANGED_SHARE = 0.5
 
-_RESOLUTION_COLUMNS = ("person_id", "match_method", "match_probability", "match_explanation")
+_RESOLUTION_COLUMNS = warehouse.RESOLUTION_COLUMNS
 
 
 @dataclass
@@ -149,19 +149,7 @@ def _row_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [c for c in warehouse.table_columns(con, "stg_records")]
 
 
-def source_digests(
-    con: duckdb.DuckDBPyConnection, table: str, quarter: str, with_resolution: bool = False
-) -> dict[str, tuple[int, str]]:
-    """Per source: (rows, order-free digest of every staged column of every row; with the
-    resolution columns too when asked)."""
-    cols = ", ".join(f'"{c}"' for c in _row_columns(con) + (list(_RESOLUTION_COLUMNS) if with_resolution else []))
-    return {
-        s: (int(n), str(d))
-        for s, n, d in con.execute(
-            f"SELECT source, count(*), sum(hash({cols})::HUGEINT) FROM {table} WHERE quarter = ? GROUP BY source",
-            [quarter],
-        ).fetchall()
-    }
+source_digests = warehouse.staged_source_digests
 
 
 def _published_digests(

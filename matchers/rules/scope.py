@@ -31,8 +31,8 @@ import duckdb
 
 from matchers import warehouse
 
-MODE_FULL = "全量比对"
-MODE_SCOPED = "局部比对"
+MODE_FULL = warehouse.FLAGS_FULL
+MODE_SCOPED = warehouse.FLAGS_SCOPED
 RUN_LOG_STEP = "flags"
 SCOPE_TABLE = "r_scope"
 # Above this share of the quarter's persons the full computation is as cheap and simpler.
