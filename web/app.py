@@ -1,0 +1,85 @@
+"""The review workbench (核查工作台): an ASGI app on Starlette with server-rendered Chinese pages.
+
+    uvicorn --factory web.app:create_app      (or `make review`)
+
+Settings come from the environment like the pipeline's (WAREHOUSE_PATH, EXTRACTS_DIR, EXPORTS_DIR;
+WEB_DIR for the web's own files). See docs/web.md.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from . import auth_routes, pages
+from .http import NotLoggedIn, redirect, render
+from .service import Settings, Workbench
+
+# Sent with every response: no framing, no sniffing, no referrer leaking a household URL, and only
+# the app's own scripts and styles.
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
+}
+
+
+async def _not_logged_in(request: Request, exc: NotLoggedIn):
+    return redirect("/login")
+
+
+async def _http_error(request: Request, exc: HTTPException):
+    return render(request, "error.html", {"status": exc.status_code, "message": exc.detail}, exc.status_code)
+
+
+def create_app(settings: Settings | None = None, *, background: bool = True) -> Starlette:
+    """The app; `background=False` leaves syncing with the warehouse to explicit `sync_now()` calls."""
+    wb = Workbench(settings or Settings.from_environment())
+
+    @asynccontextmanager
+    async def lifespan(app):
+        if background:
+            wb.start()
+        else:
+            wb.sync_now()
+        yield
+        wb.stop()
+
+    app = Starlette(
+        routes=[*auth_routes.routes, *pages.routes,
+                Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")],
+        exception_handlers={NotLoggedIn: _not_logged_in, HTTPException: _http_error},
+        lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders)],
+    )
+    app.state.workbench = wb
+    return app
+
+
+class SecurityHeaders:
+    """ASGI middleware adding SECURITY_HEADERS to every HTTP response."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in SECURITY_HEADERS.items():
+                    headers.setdefault(k, v)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
