@@ -182,3 +182,11 @@ def visible_flags(con: duckdb.DuckDBPyConnection, scope: Scope, flag_ids: list[s
         FROM w WHERE list_contains($ids::VARCHAR[], flag_id) GROUP BY flag_id""",
         {**scope.params(), "ids": flag_ids})
     return {r["flag_id"]: r for r in rows}
+
+
+def districts(con: duckdb.DuckDBPyConnection, scope: Scope, quarter: str) -> list[dict]:
+    """The districts with flags in the quarter within the scope, with their counts (for the 核查名单)."""
+    return _rows(con, _BASE + """
+        SELECT district, count(*) AS n, count(*) FILTER (WHERE status = $pending) AS pending
+        FROM w WHERE quarter = $quarter GROUP BY district ORDER BY district""",
+        {**scope.params(), "quarter": quarter, "pending": PENDING})
