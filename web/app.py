@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from . import auth_routes, pages
+from . import auth_routes, extract_routes, pages, workbook_routes
 from .http import NotLoggedIn, redirect, render
 from .service import Settings, Workbench
 
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         wb.stop()
 
     app = Starlette(
-        routes=[*auth_routes.routes, *pages.routes,
+        routes=[*auth_routes.routes, *pages.routes, *workbook_routes.routes, *extract_routes.routes,
                 Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")],
         exception_handlers={NotLoggedIn: _not_logged_in, HTTPException: _http_error},
         lifespan=lifespan,

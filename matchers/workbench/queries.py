@@ -190,3 +190,17 @@ def districts(con: duckdb.DuckDBPyConnection, scope: Scope, quarter: str) -> lis
         SELECT district, count(*) AS n, count(*) FILTER (WHERE status = $pending) AS pending
         FROM w WHERE quarter = $quarter GROUP BY district ORDER BY district""",
         {**scope.params(), "quarter": quarter, "pending": PENDING})
+
+
+def files_read(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """What the runs read: every extract file per quarter and source, with its row counts."""
+    return _rows(con, """
+        SELECT quarter, source, source_file, data_rows, accepted, rejected, encoding, loaded_at
+        FROM stg_files ORDER BY quarter DESC, source, source_file""", {})
+
+
+def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = 12) -> list[dict]:
+    """The newest steps recorded in run_log (quarter, step, run, start, end)."""
+    return _rows(con, """
+        SELECT quarter, step, run_id, started_at, finished_at FROM run_log
+        ORDER BY finished_at DESC NULLS LAST LIMIT $limit""", {"limit": limit})
