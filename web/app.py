@@ -11,12 +11,14 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import mplfonts
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.routing import Mount
+from starlette.responses import FileResponse
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from . import auth_routes, extract_routes, pages, workbook_routes
@@ -29,8 +31,17 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; font-src 'self'; frame-ancestors 'none'",
 }
+
+
+# A CJK font for machines without one (a bare Linux desktop, the browser tests); officers' Windows
+# machines render with their own 微软雅黑 and never fetch it. mplfonts bundles Noto Sans CJK SC.
+CJK_FONT = Path(mplfonts.__file__).parent / "fonts" / "NotoSansCJKsc-Regular.otf"
+
+
+async def _cjk_font(request: Request):
+    return FileResponse(CJK_FONT, media_type="font/otf", headers={"Cache-Control": "public, max-age=604800"})
 
 
 async def _not_logged_in(request: Request, exc: NotLoggedIn):
@@ -55,7 +66,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         wb.stop()
 
     app = Starlette(
-        routes=[*auth_routes.routes, *pages.routes, *workbook_routes.routes, *extract_routes.routes,
+        routes=[Route("/fonts/cjk-sans.otf", _cjk_font, methods=["GET"]), *auth_routes.routes, *pages.routes, *workbook_routes.routes, *extract_routes.routes,
                 Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")],
         exception_handlers={NotLoggedIn: _not_logged_in, HTTPException: _http_error},
         lifespan=lifespan,

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from matchers.contract import SOURCE_LABELS
 from matchers.reports.labels import DECISIONS, PENDING, rule_label
 
 from . import accounts
@@ -22,7 +23,7 @@ LOGIN_CSRF_COOKIE = "wb_login_csrf"
 CSRF_FIELD = "csrf_token"
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.globals.update(rule_label=rule_label, DECISIONS=DECISIONS, PENDING=PENDING, CSRF_FIELD=CSRF_FIELD)
+templates.env.globals.update(rule_label=rule_label, source_label=SOURCE_LABELS.get, DECISIONS=DECISIONS, PENDING=PENDING, CSRF_FIELD=CSRF_FIELD)
 
 
 class NotLoggedIn(Exception):

@@ -27,8 +27,12 @@ def _snapshot_or_notice(request: Request):
     return snap
 
 
+def _quarters(request: Request, con) -> list[str]:
+    return workbench(request).snapshot.remember(("quarters",), lambda: queries.quarters(con))
+
+
 def _quarter(request: Request, con) -> str:
-    known = queries.quarters(con)
+    known = _quarters(request, con)
     if not known:
         raise HTTPException(503, "数据仓库中还没有任何季度的疑点,请先运行 make run。")
     q = request.query_params.get("quarter")
@@ -39,7 +43,7 @@ def _overview(request: Request, o, scope):
     con = _snapshot_or_notice(request).cursor()
     quarter = _quarter(request, con)
     data = queries.overview(con, scope, quarter)
-    return {"quarter": quarter, "quarters": queries.quarters(con), "data": data,
+    return {"quarter": quarter, "quarters": _quarters(request, con), "data": data,
             "chart": quarter_chart(data["per_quarter"])}
 
 
@@ -64,8 +68,9 @@ def _list(request: Request, scope):
     rows, total = queries.work_list(con, scope, f)
     pages = max(1, -(-total // queries.PAGE_SIZE))
     kept = {k: v for k, v in qp.items() if k != "page" and v}
-    return {"f": f, "rows": rows, "total": total, "pages": pages, "quarters": queries.quarters(con),
-            "choices": queries.filter_choices(con, scope, quarter), "sorts": list(queries.SORTS),
+    return {"f": f, "rows": rows, "total": total, "pages": pages, "quarters": _quarters(request, con),
+            "choices": workbench(request).snapshot.remember(
+                ("choices", scope.district, scope.street, quarter), lambda: queries.filter_choices(con, scope, quarter)), "sorts": list(queries.SORTS),
             "statuses": (PENDING, *DECISIONS), "query": lambda **kw: urlencode({**kept, **kw}),
             "here": request.url.path + ("?" + request.url.query if request.url.query else "")}
 

@@ -14,7 +14,7 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -30,9 +30,16 @@ class Snapshot:
     path: Path
     signature: tuple
     taken_at: str  # ISO time the copy began: inbox rows transferred before it are in the copy
+    # Answers that only change with the copy (quarters, filter choices), kept for its lifetime.
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         return self.con.cursor()
+
+    def remember(self, key: tuple, compute):
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
 
 
 def file_signature(path: Path) -> tuple:

@@ -19,7 +19,7 @@ from matchers.workbench import queries
 from . import review_workbooks
 from .accounts import ROLE_STREET, Officer
 from .http import form, in_thread, not_found, officer, render, workbench
-from .pages import _quarter, _snapshot_or_notice
+from .pages import _quarter, _quarters, _snapshot_or_notice
 from .sync import transfer_inbox, warehouse_writer
 
 ACTION_DOWNLOAD = "web_download_workbook"
@@ -35,7 +35,7 @@ def _may_use_workbooks(o: Officer) -> None:
 def _page(request: Request, scope):
     con = _snapshot_or_notice(request).cursor()
     quarter = _quarter(request, con)
-    return {"quarter": quarter, "quarters": queries.quarters(con), "districts": queries.districts(con, scope, quarter),
+    return {"quarter": quarter, "quarters": _quarters(request, con), "districts": queries.districts(con, scope, quarter),
             "name": review_workbooks.workbook_name}
 
 

@@ -121,29 +121,36 @@ def _list_params(scope: Scope, f: ListFilter) -> dict:
 
 
 def work_list(con: duckdb.DuckDBPyConnection, scope: Scope, f: ListFilter) -> tuple[list[dict], int]:
-    """One page of the filtered work list and the number of rows matching in all."""
+    """One page of the filtered work list and the number of rows matching in all (one query; a
+    second only for a page past the end)."""
     params = _list_params(scope, f)
     order = SORTS.get(f.sort, next(iter(SORTS.values())))
-    (total,) = execute(con, _BASE + "SELECT count(*) FROM w" + _LIST_WHERE, params).fetchone()
     page = max(1, f.page)
     rows = _rows(
         con,
         _BASE + "SELECT quarter, flag_id, rule_code, district, street, community, household_key, name, id_masked, "
-        "reason, first_seen, is_new, status FROM w" + _LIST_WHERE + f" ORDER BY {order} LIMIT $limit OFFSET $offset",
+        "reason, first_seen, is_new, status, count(*) OVER () AS total FROM w" + _LIST_WHERE
+        + f" ORDER BY {order} LIMIT $limit OFFSET $offset",
         {**params, "limit": PAGE_SIZE, "offset": (page - 1) * PAGE_SIZE},
     )
+    if rows:
+        total = rows[0]["total"]
+    else:
+        (total,) = execute(con, _BASE + "SELECT count(*) FROM w" + _LIST_WHERE, params).fetchone()
+    for r in rows:
+        del r["total"]
     return rows, int(total)
 
 
 def filter_choices(con: duckdb.DuckDBPyConnection, scope: Scope, quarter: str) -> dict[str, list[str]]:
-    """The rule codes, streets and communities of the quarter within the scope (for the filters)."""
+    """The rule codes, streets and communities of the quarter within the scope (for the filters);
+    they do not depend on decisions, so a caller may keep them for as long as its warehouse copy."""
     params = {**scope.params(), "quarter": quarter}
-    out = {}
-    for col in ("rule_code", "street", "community"):
-        out[col] = [r[0] for r in execute(
-            con, _BASE + f"SELECT DISTINCT {col} FROM w WHERE quarter = $quarter AND {col} IS NOT NULL ORDER BY 1", params
-        ).fetchall()]
-    return out
+    row = execute(con, _BASE + """
+        SELECT list_sort(list_distinct(list(rule_code))), list_sort(list_distinct(list(street))),
+               list_sort(list_distinct(list(community)))
+        FROM w WHERE quarter = $quarter""", params).fetchone()
+    return {col: list(values or []) for col, values in zip(("rule_code", "street", "community"), row)}
 
 
 def overview(con: duckdb.DuckDBPyConnection, scope: Scope, quarter: str) -> dict:

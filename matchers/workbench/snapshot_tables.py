@@ -13,6 +13,7 @@ import duckdb
 
 from matchers.privacy import install_sql_macros
 from matchers.reports.labels import PENDING, UNASSIGNED_DISTRICT
+from matchers.rules.engine import VIA_MEMBER
 
 # A person's street and community in a quarter: the first source row that names one (the same
 # choice the district workbook makes).
@@ -25,6 +26,12 @@ WITH addr AS (
     FROM source_records
     WHERE street IS NOT NULL
     GROUP BY quarter, person_id
+),
+home AS (  -- a person rule's household: the roll the person is listed on (assistance first)
+    SELECT quarter, person_id, min(household_key) AS household_key
+    FROM household_members
+    WHERE via = $member
+    GROUP BY quarter, person_id
 )
 SELECT f.quarter,
        f.flag_id,
@@ -33,7 +40,7 @@ SELECT f.quarter,
        a.street,
        a.community,
        f.person_id,
-       coalesce(f.household_key, 'person:' || f.person_id) AS household_key,
+       coalesce(f.household_key, h.household_key, 'person:' || f.person_id) AS household_key,
        p.name,
        p.id_number AS id_full,
        mask_id(p.id_number) AS id_masked,
@@ -46,11 +53,13 @@ SELECT f.quarter,
 FROM flags AS f
 LEFT JOIN persons AS p ON p.person_id = f.person_id
 LEFT JOIN addr AS a ON a.quarter = f.quarter AND a.person_id = f.person_id
+LEFT JOIN home AS h ON h.quarter = f.quarter AND h.person_id = f.person_id
 LEFT JOIN latest_reviews AS l ON l.flag_id = f.flag_id
 ORDER BY f.quarter, district, f.rule_code, a.street, f.flag_id
 """
 
-# The households' members per quarter, with the flags' own persons as one-person households.
+# The households' members per quarter, with the persons of flags outside any roll as one-person
+# households.
 WB_MEMBERS_SQL = """
 CREATE OR REPLACE TABLE wb_members AS
 SELECT quarter, household_key, person_id, relation, is_head, via
@@ -72,7 +81,7 @@ CREATE INDEX IF NOT EXISTS wb_source_person ON source_records (person_id);
 def prepare(con: duckdb.DuckDBPyConnection) -> int:
     """Add the workbench tables to a writable copy of the warehouse; the number of flag rows."""
     install_sql_macros(con)
-    con.execute(WB_FLAGS_SQL, {"unassigned": UNASSIGNED_DISTRICT, "pending": PENDING}).fetchall()
+    con.execute(WB_FLAGS_SQL, {"unassigned": UNASSIGNED_DISTRICT, "pending": PENDING, "member": VIA_MEMBER}).fetchall()
     con.execute(WB_MEMBERS_SQL).fetchall()
     for statement in duckdb.extract_statements(WB_INDEXES_SQL):
         con.execute(statement).fetchall()
