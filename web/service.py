@@ -12,7 +12,7 @@ from assets.resources import default_exports_dir, default_extracts_dir, default_
 from matchers.workbench.queries import Scope
 
 from .accounts import Officer
-from .snapshot import Snapshot, SnapshotManager
+from .snapshot import Snapshot, SnapshotManager, file_signature
 from .store import Store
 from .sync import transfer_inbox
 
@@ -60,7 +60,10 @@ class Workbench:
 
     def sync_now(self) -> None:
         """Move the inbox into the warehouse if it is free, then take a new copy if it changed."""
-        transfer_inbox(self.store, self.settings.warehouse_path)
+        before = file_signature(self.settings.warehouse_path)
+        written = transfer_inbox(self.store, self.settings.warehouse_path)
+        if written and any(written):
+            self.snapshots.own_write(before)
         self.snapshots.refresh()
 
     def start(self) -> None:

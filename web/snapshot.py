@@ -65,13 +65,27 @@ def writer_busy(path: Path) -> bool:
     return False
 
 
+# After the workbench's own transfer of inbox rows (which the pages already show from the inbox),
+# the copy is renewed at most this often; any other change of the warehouse renews it at once.
+OWN_CHANGES_COPY_SECONDS = 600.0
+
+
 class SnapshotManager:
     def __init__(self, warehouse_path: str | os.PathLike, snapshot_dir: str | os.PathLike):
         self.warehouse_path = Path(warehouse_path)
         self.dir = Path(snapshot_dir)
         self._current: Snapshot | None = None
         self._previous: Snapshot | None = None
+        self._own_signature: tuple | None = None  # the file as the workbench's own transfer left it
+        self._taken = 0.0  # monotonic time of the current copy
         self._lock = threading.Lock()
+
+    def own_write(self, before: tuple) -> None:
+        """The workbench has just appended inbox rows; `before`: the file's signature before that.
+        When the copy was current then, the new state differs from it only by rows the pages show
+        from the inbox anyway."""
+        if self._current is not None and self._current.signature == before:
+            self._own_signature = file_signature(self.warehouse_path)
 
     @property
     def current(self) -> Snapshot | None:
@@ -84,6 +98,8 @@ class SnapshotManager:
                 return False
             sig = file_signature(self.warehouse_path)
             if not force and self._current is not None and self._current.signature == sig:
+                return False
+            if not force and sig == self._own_signature and self._age() < OWN_CHANGES_COPY_SECONDS:
                 return False
             if writer_busy(self.warehouse_path):
                 return False
@@ -100,7 +116,12 @@ class SnapshotManager:
                              target, sig, taken_at)
             self._retire(self._previous)
             self._previous, self._current = self._current, fresh
+            self._own_signature = None
+            self._taken = time.monotonic()
             return True
+
+    def _age(self) -> float:
+        return time.monotonic() - self._taken
 
     def _copy(self, target: Path, sig: tuple) -> bool:
         """Copy the warehouse (and a write-ahead log left by a finished run); False when it changed
