@@ -13,7 +13,7 @@ import duckdb
 from matchers.contract import SPECS
 from matchers.privacy import mask_id, mask_ids_in_text
 
-from .queries import _BASE, Scope, _rows, execute
+from .queries import HOUSEHOLD_BASE, Scope, _rows, execute
 
 # The person fields every source has; the page shows them as columns, the rest as key fields.
 _COMMON = ("name", "id_number", "sex", "district", "street", "community")
@@ -21,18 +21,20 @@ KEY_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
     source: tuple((f.name, f.header) for f in spec.fields if f.name not in _COMMON)
     for source, spec in SPECS.items()
 }
-# stg_records stores the disability grade as a number and the ID-bearing numbers separately.
+# Numbers that carry an ID (shown masked in the ID column instead).
 _HIDDEN = {"cert_number", "student_number", "guardian_id"}
-_MEMBERS_OF = "SELECT person_id FROM wb_members WHERE household_key = $key"
+# The source_records columns the page shows (`wb_source` holds these, filed by household).
+KEY_COLUMNS = tuple(sorted({name for fields in KEY_FIELDS.values() for name, _ in fields} - _HIDDEN))
+SOURCE_COLUMNS = ("person_id", "source", "source_file", "source_row", "name_raw", "id_raw", "district", "street",
+                  "community", "match_method", *KEY_COLUMNS)
 
 
 def household_flags(con: duckdb.DuckDBPyConnection, scope: Scope, key: str) -> list[dict]:
     """Every flag of the household in any quarter within the scope (empty: not the officer's)."""
-    return _rows(con, _BASE + f"""
+    return _rows(con, HOUSEHOLD_BASE + """
         SELECT quarter, flag_id, rule_code, district, street, person_id, name, id_masked, reason,
                first_seen, is_new, status
-        FROM w WHERE household_key = $key OR person_id IN ({_MEMBERS_OF})
-        ORDER BY flag_id, quarter DESC""", {**scope.params(), "key": key})
+        FROM w ORDER BY flag_id, quarter DESC""", {**scope.params(), "key": key})
 
 
 def household_quarters(con: duckdb.DuckDBPyConnection, key: str) -> list[str]:
@@ -43,10 +45,10 @@ def household_quarters(con: duckdb.DuckDBPyConnection, key: str) -> list[str]:
 
 def members(con: duckdb.DuckDBPyConnection, key: str, quarter: str) -> list[dict]:
     rows = _rows(con, """
-        SELECT m.person_id, m.relation, m.is_head, m.via, p.name, p.id_number, p.sex, p.birth_date, p.district
-        FROM wb_members AS m LEFT JOIN persons AS p USING (person_id)
-        WHERE m.household_key = $key AND m.quarter = $quarter
-        ORDER BY m.is_head DESC, m.relation NULLS LAST, p.name, m.person_id""", {"key": key, "quarter": quarter})
+        SELECT person_id, relation, is_head, via, name, id_number, sex, birth_date, district
+        FROM wb_members
+        WHERE household_key = $key AND quarter = $quarter
+        ORDER BY is_head DESC, relation NULLS LAST, name, person_id""", {"key": key, "quarter": quarter})
     seen, out = set(), []
     for r in rows:
         if r["person_id"] in seen:
@@ -59,14 +61,10 @@ def members(con: duckdb.DuckDBPyConnection, key: str, quarter: str) -> list[dict
 
 def source_rows(con: duckdb.DuckDBPyConnection, key: str, quarter: str) -> list[dict]:
     """The members' accepted rows of the quarter in every source: file, row, key fields, masked ID."""
-    columns = sorted({name for fields in KEY_FIELDS.values() for name, _ in fields} - _HIDDEN)
-    have = {r[0] for r in con.execute("DESCRIBE source_records").fetchall()}
-    picked = [c for c in columns if c in have]
     rows = _rows(con, f"""
-        SELECT person_id, source, source_file, source_row, name_raw, id_raw, district, street, community,
-               match_method, {', '.join(picked)}
-        FROM source_records
-        WHERE quarter = $quarter AND person_id IN ({_MEMBERS_OF})
+        SELECT {', '.join(SOURCE_COLUMNS)}
+        FROM wb_source
+        WHERE household_key = $key AND quarter = $quarter
         ORDER BY source, source_file, source_row""", {"key": key, "quarter": quarter})
     for r in rows:
         r["id_masked"] = mask_id(r.pop("id_raw")) if r.get("id_raw") else ""
@@ -74,9 +72,9 @@ def source_rows(con: duckdb.DuckDBPyConnection, key: str, quarter: str) -> list[
         r["fields"] = [
             (label, mask_ids_in_text(_text(r[name])))
             for name, label in KEY_FIELDS.get(r["source"], ())
-            if name in picked and r.get(name) is not None and _text(r[name]) != ""
+            if name in r and r[name] is not None and _text(r[name]) != ""
         ]
-        for name in picked:
+        for name in KEY_COLUMNS:
             r.pop(name, None)
     return rows
 

@@ -16,18 +16,21 @@ import duckdb
 
 from matchers.reports.labels import PENDING
 
-# The inbox overlay and the scope, shared by every query below.
-_BASE = """
+# The inbox overlay and the scope, shared by every query below (over `wb_flags`, or over
+# `wb_household_flags`, the same rows filed under each household they concern).
+_BASE_TEMPLATE = """
 WITH inbox AS (
     SELECT unnest($inbox_flags::VARCHAR[]) AS flag_id, unnest($inbox_decisions::VARCHAR[]) AS decision
 ),
 w AS (
     SELECT f.* REPLACE (coalesce(i.decision, f.status) AS status)
-    FROM wb_flags AS f LEFT JOIN inbox AS i USING (flag_id)
-    WHERE ($district IS NULL OR f.district = $district)
+    FROM {table} AS f LEFT JOIN inbox AS i USING (flag_id)
+    WHERE {where}($district IS NULL OR f.district = $district)
       AND ($street IS NULL OR f.street = $street)
 )
 """
+_BASE = _BASE_TEMPLATE.format(table="wb_flags", where="")
+HOUSEHOLD_BASE = _BASE_TEMPLATE.format(table="wb_household_flags", where="f.member_of = $key AND ")
 
 # Work-list sort keys an officer may choose (column → SQL), the first is the default.
 SORTS: dict[str, str] = {

@@ -15,6 +15,8 @@ from matchers.privacy import install_sql_macros
 from matchers.reports.labels import PENDING, UNASSIGNED_DISTRICT
 from matchers.rules.engine import VIA_MEMBER
 
+from .household import SOURCE_COLUMNS
+
 # A person's street and community in a quarter: the first source row that names one (the same
 # choice the district workbook makes).
 WB_FLAGS_SQL = """
@@ -62,19 +64,44 @@ ORDER BY f.quarter, district, f.rule_code, a.street, f.flag_id
 # households.
 WB_MEMBERS_SQL = """
 CREATE OR REPLACE TABLE wb_members AS
-SELECT quarter, household_key, person_id, relation, is_head, via
-FROM household_members
-UNION ALL
-SELECT DISTINCT quarter, household_key, person_id, NULL, TRUE, 'flag'
-FROM wb_flags WHERE household_key LIKE 'person:%'
+SELECT m.*, p.name, p.id_number, p.sex, p.birth_date, p.district
+FROM (
+    SELECT quarter, household_key, person_id, relation, is_head, via
+    FROM household_members
+    UNION ALL
+    SELECT DISTINCT quarter, household_key, person_id, NULL, TRUE, 'flag'
+    FROM wb_flags WHERE household_key LIKE 'person:%'
+) AS m
+LEFT JOIN persons AS p USING (person_id)
+ORDER BY m.household_key, m.quarter
+"""
+
+# Each household's flags: its own, and those of the persons on its roll in any quarter, sorted by
+# household so that a household page reads one small range (DuckDB skips the other row groups by
+# their min/max). `member_of` is the household a row is filed under.
+WB_HOUSEHOLD_FLAGS_SQL = """
+CREATE OR REPLACE TABLE wb_household_flags AS
+SELECT DISTINCT * FROM (
+    SELECT household_key AS member_of, * FROM wb_flags
+    UNION ALL
+    SELECT m.household_key AS member_of, f.*
+    FROM (SELECT DISTINCT household_key, person_id FROM wb_members) AS m
+    JOIN wb_flags AS f USING (person_id)
+)
+ORDER BY member_of, flag_id, quarter
+"""
+
+# The members' source rows per household and quarter, sorted the same way (source_records is not).
+WB_SOURCE_SQL = """
+CREATE OR REPLACE TABLE wb_source AS
+SELECT m.household_key, s.quarter, {columns}
+FROM (SELECT DISTINCT quarter, household_key, person_id FROM wb_members) AS m
+JOIN source_records AS s ON s.quarter = m.quarter AND s.person_id = m.person_id
+ORDER BY m.household_key, s.quarter, s.source, s.source_file, s.source_row
 """
 
 WB_INDEXES_SQL = """
 CREATE INDEX IF NOT EXISTS wb_flags_flag ON wb_flags (flag_id);
-CREATE INDEX IF NOT EXISTS wb_flags_household ON wb_flags (household_key);
-CREATE INDEX IF NOT EXISTS wb_members_household ON wb_members (household_key);
-CREATE INDEX IF NOT EXISTS wb_members_person ON wb_members (person_id);
-CREATE INDEX IF NOT EXISTS wb_source_person ON source_records (person_id);
 """
 
 
@@ -83,6 +110,10 @@ def prepare(con: duckdb.DuckDBPyConnection) -> int:
     install_sql_macros(con)
     con.execute(WB_FLAGS_SQL, {"unassigned": UNASSIGNED_DISTRICT, "pending": PENDING, "member": VIA_MEMBER}).fetchall()
     con.execute(WB_MEMBERS_SQL).fetchall()
+    con.execute(WB_HOUSEHOLD_FLAGS_SQL).fetchall()
+    have = {r[0] for r in con.execute("DESCRIBE source_records").fetchall()}
+    columns = ", ".join(f"s.{c}" if c in have else f"NULL AS {c}" for c in SOURCE_COLUMNS)
+    con.execute(WB_SOURCE_SQL.format(columns=columns)).fetchall()
     for statement in duckdb.extract_statements(WB_INDEXES_SQL):
         con.execute(statement).fetchall()
     (n,) = con.execute("SELECT count(*) FROM wb_flags").fetchone()
