@@ -19,7 +19,7 @@ export UV_LINK_MODE := copy
 export UV_COMPILE_BYTECODE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test ui bench quality sample lock setup clean import-reviews
+.PHONY: run test ui bench quality sample lock setup clean import-reviews rejected
 
 $(UV):
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --target .tools uv==$(UV_VERSION)
@@ -29,14 +29,21 @@ $(VENV)/.synced: $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen --extra dev --python $(PYTHON)
 	@touch $@
 
+# Dagster's storage and the warehouse folder hold personal data: owner-only (0700 / 0600).
 setup: $(VENV)/.synced
-	@mkdir -p $(DAGSTER_HOME)
-	@mkdir -p -m 700 $(dir $(WAREHOUSE_PATH))
-	@cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+	@umask 077; mkdir -p $(DAGSTER_HOME) $(dir $(WAREHOUSE_PATH))
+	@chmod -R go-rwx $(DAGSTER_HOME); chmod go-rwx $(dir $(WAREHOUSE_PATH))
+	@umask 077; cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
 
-## make run: the quarterly comparison job on EXTRACTS_DIR (QUARTER defaults to the latest folder)
+## make run: the quarterly comparison job on EXTRACTS_DIR (QUARTER defaults to the latest folder;
+## V=1 shows Dagster's own log on the console)
 run: setup
-	$(PY) -m pipelines.run_quarter $(if $(QUARTER),--quarter $(QUARTER),)
+	$(PY) -m pipelines.run_quarter $(if $(QUARTER),--quarter "$(QUARTER)",) $(if $(V),-v,)
+
+## make rejected QUARTER=2026Q3: the rows a run refused, with file, row and reason
+rejected: setup
+	@test -n "$(QUARTER)" || { echo "用法: make rejected QUARTER=2026Q3"; exit 2; }
+	$(PY) -m pipelines.rejected --quarter "$(QUARTER)"
 
 ## make test: the whole test suite
 test: setup
@@ -44,12 +51,18 @@ test: setup
 
 ## make ui: Dagster UI and daemon (schedules, sensors) with the project's DAGSTER_HOME
 ui: setup
-	$(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
+	umask 077; $(VENV)/bin/dagster dev -m pipelines.definitions -h 127.0.0.1 -p $${DAGSTER_PORT:-3000}
 
 ## make import-reviews FILE=核查名单_2026Q3_江夏区.xlsx [REVIEWER=张三]: record a district's decisions
+# FILE and REVIEWER are what a district chose (a file name, a person's name): make keeps them
+# unexpanded ($(value …)) and hands them to Python in the environment, never in a shell command.
+# A partial import (exit 1) has printed which rows were not imported: make itself reports no error.
+override FILE := $(value FILE)
+override REVIEWER := $(value REVIEWER)
+import-reviews: export FILE := $(FILE)
+import-reviews: export REVIEWER := $(REVIEWER)
 import-reviews: setup
-	@test -n "$(FILE)" || { echo "用法: make import-reviews FILE=填写后的核查名单.xlsx [REVIEWER=核查人]"; exit 2; }
-	$(PY) -m pipelines.import_reviews "$(FILE)" $(if $(REVIEWER),--reviewer "$(REVIEWER)",)
+	@$(PY) -m pipelines.import_reviews --from-env || { status=$$?; [ $$status -eq 1 ] || exit $$status; }
 
 bench: setup
 	$(UV) sync --frozen --extra dev --extra bench --python $(PYTHON)

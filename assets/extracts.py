@@ -19,20 +19,23 @@ from matchers import warehouse
 from matchers.contract import SOURCE_LABELS, SOURCES
 from matchers.extract_reader import ExtractFileError, list_quarters, read_extract_file, source_files
 from matchers.ingest import prepare_source
+from matchers.privacy import mask_ids_in_text
+from matchers.read_limits import ReadLimits, read_limits
 
 
 def extract_asset_key(source: str) -> str:
     return f"extract_{source}"
 
 
-def load_source(con, extracts_dir: str, quarter: str, source: str) -> dict:
+def load_source(con, extracts_dir: str, quarter: str, source: str, limits: ReadLimits | None = None) -> dict:
     """Read, parse and normalise one source's files of a quarter and replace its staging rows.
 
     Raises ExtractFileError (nothing written) when any file of the source cannot be used.
     Returns counts and notes for the run's metadata.
     """
     paths = source_files(extracts_dir, quarter, source)
-    files = [read_extract_file(p, source) for p in paths]
+    limits = limits or read_limits()
+    files = [read_extract_file(p, source, limits) for p in paths]
     prepared = prepare_source(source, files)
     records = prepared.records.with_columns(
         pl.lit(quarter).alias("quarter"), pl.lit(source).alias("source")
@@ -110,7 +113,12 @@ def _markdown_table(frame: pl.DataFrame) -> str:
     if frame.height == 0:
         return "(无)"
     head = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns) + "\n"
-    return head + "\n".join("| " + " | ".join(str(v) for v in row) + " |" for row in frame.rows())
+    return head + "\n".join("| " + " | ".join(_cell(v) for v in row) + " |" for row in frame.rows())
+
+
+def _cell(value: object) -> str:
+    """A table cell for Dagster's page: IDs masked (a file name may carry one), pipes escaped."""
+    return mask_ids_in_text(value).replace("|", "\\|").replace("\n", " ")
 
 
 def build_extract_asset(source: str) -> AssetsDefinition:
@@ -130,25 +138,29 @@ def build_extract_asset(source: str) -> AssetsDefinition:
             context.log.warning(
                 f"{quarter} 季度没有收到“{label}”({source})的文件,本次比对不含该部门数据。"
             )
+        try:
+            limits = read_limits()
+        except ValueError as exc:  # an administrator's setting, named in Chinese by read_limits
+            raise Failure(description=f"{label}({source})未能导入:{exc}。仓库中的数据保持不变。", allow_retries=False) from exc
         with warehouse.connect() as con:
             try:
-                result = load_source(con, warehouse.extracts_dir, quarter, source)
+                result = load_source(con, warehouse.extracts_dir, quarter, source, limits)
             except ExtractFileError as exc:
                 raise Failure(
-                    description=f"{label}({source})未能导入:{exc}。仓库中的数据保持不变。",
-                    metadata={"文件": exc.file, "问题": exc.problem},
+                    description=mask_ids_in_text(f"{label}({source})未能导入:{exc}。仓库中的数据保持不变。"),
+                    metadata={"文件": mask_ids_in_text(exc.file), "问题": mask_ids_in_text(exc.problem)},
                     allow_retries=False,
                 ) from exc
             if source == "disability":
                 try:
                     prev = stage_previous_disability(con, warehouse.extracts_dir, quarter)
                 except ExtractFileError as exc:
-                    context.log.warning(f"上一季度的残联数据未能导入,R04 新增重度残疾 将无法比对:{exc}")
+                    context.log.warning(mask_ids_in_text(f"上一季度的残联数据未能导入,R04 新增重度残疾 将无法比对:{exc}"))
                 else:
                     if prev:
                         context.log.info(f"已导入上一季度 {prev} 的残联数据,供 R04 新增重度残疾 比对")
         for w in result["warnings"]:
-            context.log.warning(w)
+            context.log.warning(mask_ids_in_text(w))
         files = result["files"]
         data_rows = sum(f["data_rows"] for f in files)
         context.log.info(

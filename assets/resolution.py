@@ -21,6 +21,7 @@ from assets.resources import WarehouseResource
 from matchers.contract import SOURCES
 from matchers.privacy import mask_id, mask_ids_in_text
 from matchers.resolution import model_path, spec, train_model
+from matchers.resolution.model_chart import weights_chart_markdown, weights_table_markdown
 from matchers.resolution.incremental import resolve_with_refresh
 from matchers.resolution.person_ids import load_or_create_key
 
@@ -43,6 +44,22 @@ def _review_preview(con, quarter: str, limit: int = 10) -> str:
         lines.append(f"| {source} | {n} | {name or ''} | {mask_id(id_text)} | {why or ''} |")
     text = "\n".join(lines)
     return mask_ids_in_text(text)
+
+
+def _model_metadata(quarter: str, counts: dict) -> dict:
+    """The model in force: where it came from, its sha256, evidence, weights chart and table."""
+    rows = counts["model_weights"]
+    out = {
+        "人员匹配模型": counts["model_message"],
+        "人员匹配模型sha256": counts["model_sha256"],
+        "匹配权重图": MetadataValue.md(weights_chart_markdown(rows, f"{quarter} 人员匹配权重(按比较项级别)")),
+        "匹配权重表": MetadataValue.md(weights_table_markdown(rows)),
+    }
+    if counts["model_fallback"] is not None:
+        out["是否使用默认模型"] = "是" if counts["model_fallback"] else "否"
+    if counts.get("model_evidence"):
+        out["模型估计依据(记录对数)"] = MetadataValue.json(counts["model_evidence"])
+    return out
 
 
 class ResolutionConfig(Config):
@@ -74,6 +91,10 @@ def source_records(
         )
         preview = _review_preview(con, quarter)
     context.log.info(f"人员匹配方式:{counts['mode']}。{counts['mode_reason']}")
+    if counts["model_fallback"]:
+        context.log.warning(counts["model_message"])
+    else:
+        context.log.info(counts["model_message"])
     for block in counts["oversized_blocks"]:
         context.log.warning(
             f"分块过大已跳过: 规则 {block['rule']}, {block['blocks']} 个分块, 最大 {block['largest_pairs']} 对"
@@ -97,7 +118,8 @@ def source_records(
         "各匹配方式行数": MetadataValue.json(counts["match_methods"]),
         **{f"匹配方式:{k}": v for k, v in counts["match_methods"].items()},
         "耗时(秒)": counts["seconds_total"],
-        "匹配模型文件": str(path),
+        "匹配模型文件(默认模型)": str(path),
+        **_model_metadata(quarter, counts),
         "待核实匹配预览(身份证号已脱敏)": MetadataValue.md(preview),
     }
     return MaterializeResult(metadata=metadata)

@@ -10,6 +10,14 @@ row counts, then the totals (digests not counted) and the process's peak RSS (me
 the whole run is written as well. With `--digest`, a SHA-256 of every source's records and
 rejected rows (sorted, as Arrow IPC) is printed, so two versions of the code can be compared for
 identical results on the same data.
+
+    .venv/bin/python -m bench.ingest_bench --formats 200000
+
+writes one synthetic assistance roll of that many rows as UTF-8 CSV, GB18030 CSV and XLSX and
+times, in the same run, `read_extract_file` on each against DuckDB's `read_csv` of the same bytes
+(all columns as text; DuckDB reads GB18030 only through its downloadable `encodings` extension,
+so that row times DuckDB on the same rows transcoded to UTF-8 and says so) and fastexcel
+(calamine) on the XLSX: median of `--repeat` runs, wall and CPU seconds, rows per second.
 """
 
 from __future__ import annotations
@@ -17,7 +25,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import resource
+import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import polars as pl
 
@@ -50,13 +61,90 @@ def ingest_source(extracts: str, quarter: str, source: str):
     return files, prepare_source(source, files)
 
 
+def _roll_rows(n: int) -> list[list[str]]:
+    """`n` assistance rows of made-up people with valid IDs, under the corpus header."""
+    from matchers.ids import check_char
+    from tests.bad_inputs.make_corpus import GOOD
+
+    out = []
+    for i in range(n):
+        first17 = f"420102{1950 + i % 60}0101{i % 1000:03d}"
+        base = GOOD[i % len(GOOD)]
+        out.append([str(i + 1), f"H{i // 3}", *base[2:4], first17 + check_char(first17), *base[5:]])
+    return out
+
+
+def _write_formats(folder: Path, n: int) -> dict[str, Path]:
+    import xlsxwriter
+
+    from tests.bad_inputs.make_corpus import HEADER, csv_bytes
+
+    rows = [HEADER] + _roll_rows(n)
+    paths = {"utf-8 csv": folder / "assistance_utf8.csv", "gb18030 csv": folder / "assistance_gb.csv",
+             "xlsx": folder / "assistance.xlsx"}
+    paths["utf-8 csv"].write_bytes(csv_bytes(rows))
+    paths["gb18030 csv"].write_bytes(csv_bytes(rows, "gb18030"))
+    wb = xlsxwriter.Workbook(paths["xlsx"], {"constant_memory": True, "strings_to_numbers": False})
+    ws = wb.add_worksheet()
+    for r, row in enumerate(rows):
+        ws.write_row(r, 0, row)
+    wb.close()
+    return paths
+
+
+def _timed(fn, repeat: int) -> tuple[float, float, int]:
+    """(median wall s, median CPU s, rows) of `repeat` calls of `fn` returning a row count."""
+    walls, cpus, rows = [], [], 0
+    for _ in range(repeat):
+        w, c = time.perf_counter(), _cpu()
+        rows = fn()
+        walls.append(time.perf_counter() - w)
+        cpus.append(_cpu() - c)
+    return statistics.median(walls), statistics.median(cpus), rows
+
+
+def format_bench(n: int, repeat: int) -> None:
+    import duckdb
+    import fastexcel
+
+    con = duckdb.connect()
+
+    def duck(path: Path) -> int:
+        # Every column materialised (as Arrow), as our reader builds every cell.
+        sql = "SELECT * FROM read_csv(?, all_varchar = true, header = true)"
+        return con.sql(sql, params=[str(path)]).to_arrow_table().num_rows
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = _write_formats(Path(tmp), n)
+        utf8_from_gb = Path(tmp) / "transcoded.csv"
+        utf8_from_gb.write_bytes(paths["gb18030 csv"].read_bytes().decode("gb18030").encode("utf-8"))
+        cases = [(f"ours {name}", lambda p=p: read_extract_file(p, "assistance").rows.height) for name, p in paths.items()]
+        cases += [
+            ("duckdb utf-8 csv", lambda: duck(paths["utf-8 csv"])),
+            ("duckdb gb18030 csv (transcoded)", lambda: duck(utf8_from_gb)),
+            ("fastexcel xlsx", lambda: fastexcel.read_excel(paths["xlsx"]).load_sheet(0, dtypes="string").to_polars().height),
+        ]
+        print(f"{n:,} rows; sizes: " + ", ".join(f"{k} {p.stat().st_size / 1e6:.1f} MB" for k, p in paths.items()))
+        print(f"{'reader':<34} {'rows':>9} {'wall s':>7} {'cpu s':>7} {'rows/s':>10}")
+        for label, fn in cases:
+            wall, cpu, rows = _timed(fn, repeat)
+            print(f"{label:<34} {rows:>9} {wall:>7.2f} {cpu:>7.2f} {rows / wall:>10,.0f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--extracts", required=True, help="the extracts folder (holding <quarter>/)")
-    ap.add_argument("--quarter", required=True, help="e.g. 2026Q3")
+    ap.add_argument("--extracts", help="the extracts folder (holding <quarter>/)")
+    ap.add_argument("--quarter", help="e.g. 2026Q3")
+    ap.add_argument("--formats", type=int, help="compare readers per format on a roll of this many rows")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per reader with --formats (the median is shown)")
     ap.add_argument("--profile", help="write a cProfile dump of the whole run to this file")
     ap.add_argument("--digest", action="store_true", help="print a digest of each source's result")
     args = ap.parse_args(argv)
+    if args.formats:
+        format_bench(args.formats, args.repeat)
+        return
+    if not (args.extracts and args.quarter):
+        ap.error("--extracts and --quarter are needed (or --formats N)")
 
     profiler = None
     if args.profile:

@@ -10,7 +10,7 @@ characters. The data is generated first and written to a parquet file; each meas
 runs in a fresh Python process that reads it, so the peak RSS printed is that stage's whole
 process (interpreter, polars, OpenCC and the data included), not the generator's.
 
-Target (issue 3): ≤ 5 s and ≤ 1 GB on the 2-core CI machine.
+Target: ≤ 5 s and ≤ 1 GB on the 2-core CI machine.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def generate(rows: int, seed: int, path: Path) -> dict:
 
 def measure(stage: str, path: Path) -> dict:
     """Run one stage in this process; return wall time and this process's peak RSS."""
-    from matchers.ids import normalise_id_column
+    from matchers.id_columns import normalise_id_column
     from matchers.names import normalise_name_column
     from matchers.normalise import normalise_records
 

@@ -6,6 +6,8 @@
     python -m bench.quality --retrain             # train on the data scored (else the saved model)
     python -m bench.quality --retrain --save-model matchers/resolution/person_model.json
                                                   # the committed default: trained on the sample
+    python -m bench.quality --suite               # sample, city2 at 5,000 and 100,000, rules and
+                                                  # Splink: the tables of docs/quality.md
 
 Loads every quarter of the extracts into a fresh warehouse (the ingestion assets' code), resolves
 the quarters in order, publishing each (so later quarters see earlier persons, as in production),
@@ -33,6 +35,10 @@ from matchers.resolution.resolve import model_path as default_model_path
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = ["source", "source_file", "source_row"]
+# Generator damage labels (sample_data/truth/README.md) of rows with no usable ID (RULES.md) and of
+# rows whose ID has one damaged digit (a mistyped digit, or a wrong check character).
+NO_USABLE_ID_LABELS = ("id_missing", "id_excel_scientific", "student_number_J", "student_number_L")
+ONE_DAMAGED_DIGIT_LABELS = ("id_mistyped_digit", "id_wrong_check")
 
 
 def pairwise_scores(frame: pl.DataFrame, predicted: str = "person_id", truth: str = "person_key") -> dict:
@@ -71,7 +77,35 @@ def score_quarter(con, truth_dir: Path, quarter: str) -> dict:
     scores["wrongly_rejected"] = accepted.join(rejected, on=KEY, how="inner").height
     scores["accepted_rows_missing"] = accepted.height - joined.height
     scores["by_corruption"] = _recall_by_corruption(joined)
+    scores.update(damaged_rows_on_their_person(joined))
     return scores
+
+
+def damaged_rows_on_their_person(joined: pl.DataFrame, predicted: str = "person_id") -> dict:
+    """For rows with no usable ID and rows with one damaged ID digit: how many there are and the
+    share on their person, i.e. in the predicted cluster holding most of the true person's rows (a
+    tie goes to the cluster holding more rows without ID damage, then the smallest id). Only rows
+    whose true person has another row in the quarter count: a lone row has nobody to reach."""
+    damage = pl.col("corruptions").fill_null("").str.contains("(^|;)(id_|cert_only|student_number)")
+    held = (
+        joined.group_by("person_key", predicted)
+        .agg(pl.len().alias("n"), (~damage).sum().alias("clean"))
+        .sort(["person_key", "n", "clean", predicted], descending=[False, True, True, False])
+        .unique("person_key", keep="first", maintain_order=True)
+        .select("person_key", pl.col(predicted).alias("main"))
+    )
+    rows = (
+        joined.with_columns(pl.len().over("person_key").alias("person_rows"))
+        .filter(pl.col("person_rows") > 1)
+        .join(held, on="person_key")
+        .with_columns(ok=pl.col(predicted) == pl.col("main"),
+                      labels=pl.col("corruptions").fill_null("").str.split(";"))
+    )
+    out = {}
+    for name, labels in (("no_usable_id", NO_USABLE_ID_LABELS), ("one_damaged_digit", ONE_DAMAGED_DIGIT_LABELS)):
+        hit = rows.filter(pl.col("labels").list.eval(pl.element().is_in(labels)).list.any())
+        out[name] = {"rows": hit.height, "on_their_person": round(hit["ok"].mean(), 4) if hit.height else None}
+    return out
 
 
 def _recall_by_corruption(joined: pl.DataFrame) -> dict:
@@ -87,8 +121,12 @@ def _recall_by_corruption(joined: pl.DataFrame) -> dict:
     return {r["c"]: {"rows": r["rows"], "in_main_cluster": r["in_main_cluster"]} for r in out.iter_rows(named=True)}
 
 
-def run_extracts(extracts: Path, truth: Path, retrain: bool, model: Path | None) -> dict:
+def run_extracts(extracts: Path, truth: Path, retrain: bool, model: Path | None, rules: bool = False) -> dict:
+    """rules: also run the rules on each quarter before publishing it (for bench.rule_quality);
+    the report's `warehouse` names the warehouse left behind."""
     from assets.extracts import load_source  # the ingestion code the assets run
+    from matchers.rules.config import load_config
+    from matchers.rules.engine import run_rules
 
     quarters = sorted(p.name for p in extracts.iterdir() if p.is_dir())
     tmp = Path(tempfile.mkdtemp(prefix="quality_"))
@@ -109,9 +147,12 @@ def run_extracts(extracts: Path, truth: Path, retrain: bool, model: Path | None)
         counts = resolve_quarter(con, q, model_path=model_file, key=b"quality-bench")
         seconds = time.perf_counter() - t
         scores = score_quarter(con, truth, q)
+        if rules:
+            run_rules(con, q, load_config(), run_id=f"quality-{q}")
         warehouse.publish_quarter(con, q)
         report["quarters"][q] = {"seconds_resolve": round(seconds, 2), **scores, "run": _short(counts)}
     con.close()
+    report["warehouse"] = str(tmp / "warehouse.duckdb")
     return report
 
 
@@ -157,14 +198,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", type=Path, help="模型文件(默认 PERSON_MODEL_PATH 或仓库内默认模型)")
     ap.add_argument("--save-model", type=Path, help="with --retrain: keep the trained model here")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--population", default="default", help="与 --households 同用: 生成器的人口设定(如 city2)")
+    ap.add_argument("--suite", action="store_true",
+                    help="样例与 city2 各规模: 人员匹配、规则与 Splink 对照,输出 markdown 表格")
+    ap.add_argument("--sizes", default=None, help="与 --suite 同用: city2 户数,逗号分隔(默认 5000,100000)")
+    ap.add_argument("--no-splink", action="store_true", help="与 --suite 同用: 不运行 Splink")
+    ap.add_argument("--json-out", type=Path, help="与 --suite 同用: 结果另存为 JSON")
+    ap.add_argument("--keep", action="store_true", help="与 --suite 同用: 保留生成的数据与仓库(供 bench.rule_misses)")
     args = ap.parse_args(argv)
+    if args.suite:
+        from bench.quality_suite import SIZES, run_suite
+
+        sizes = SIZES if args.sizes is None else tuple(int(x) for x in args.sizes.split(",") if x.strip())
+        run_suite(sizes, splink=not args.no_splink, json_out=args.json_out, keep=args.keep)
+        return 0
     if args.synthetic:
         report = run_synthetic(args.synthetic, args.retrain, args.model)
     elif args.households:
         from sample_data.generate import generate
 
         out = Path(tempfile.mkdtemp(prefix="generated_"))
-        generate(out, args.households, args.seed, ["2026Q2", "2026Q3"], log=lambda *a, **k: None)
+        generate(out, args.households, args.seed, ["2026Q2", "2026Q3"], log=lambda *a, **k: None,
+                 population=args.population)
         report = run_extracts(out / "extracts", out / "truth", args.retrain, args.model)
     else:
         report = run_extracts(ROOT / "sample_data" / "extracts", ROOT / "sample_data" / "truth",

@@ -1,4 +1,4 @@
-"""City-scale benchmark (issue 7): the whole quarterly job on generated data, the nightly refresh of
+"""City-scale benchmark: the whole quarterly job on generated data, the nightly refresh of
 one changed source, and Splink beside our resolution on the same rows.
 
     make bench                                             # 300,000 households (~1M persons)
@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 QUARTERS = ["2026Q2", "2026Q3"]
 STAGES = ("ingest", "resolve", "flags", "exports")
-# Targets of issue 7 for 300,000 households on this machine (2 cores, 24 GB).
+# Targets for 300,000 households on this machine (2 cores, 24 GB).
 TARGET_FULL_SECONDS = 180.0
 TARGET_PEAK_MB = 6 * 1024
 TARGET_REFRESH_RATIO = 0.25

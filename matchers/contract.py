@@ -23,6 +23,10 @@ SOURCE_LABELS: dict[str, str] = {
 
 QUARTER_PATTERN = re.compile(r"^(\d{4})Q([1-4])$")
 
+# WAREHOUSE.md `reviews.decision` values, and the status of a flag nobody has decided yet.
+REVIEW_DECISIONS = ("属实已纳入救助", "属实待处理", "不属实", "无法核实")
+PENDING_REVIEW = "待核查"
+
 # Field types: text stays text; money/int/date/bool/grade are parsed by matchers.parsing.
 TEXT, MONEY, INT, DATE, BOOL, GRADE = "text", "money", "int", "date", "bool", "grade"
 
@@ -215,16 +219,35 @@ UNSAFE_GRADES = ("C", "D")
 HOUSING_AID_TYPES = ("危房改造", "公租房实物配租", "租赁补贴", "无")
 RENOVATION_STATES = ("已改造", "在建", "未改造")
 
-# Wuhan's 13 districts (and the two functional zones that report as districts).
+# Wuhan's 13 districts: the only district values a row keeps (anything else is null, with a row
+# issue, so it never gets a district list of its own).
 WUHAN_DISTRICTS = (
     "江岸区", "江汉区", "硚口区", "汉阳区", "武昌区", "青山区", "洪山区",
     "东西湖区", "汉南区", "蔡甸区", "江夏区", "黄陂区", "新洲区",
 )
+# Written before a district name by some exports (`武汉市江夏区`); the name without its 区
+# (`江夏`) is accepted too.
+DISTRICT_PREFIXES = ("湖北省武汉市", "武汉市")
+
+
+def district_name(value: str | None) -> str | None:
+    """The contract's name of a district cell (`武汉市 江夏`, `江夏区` → 江夏区), or None when the
+    value names none of WUHAN_DISTRICTS."""
+    if value is None:
+        return None
+    s = fold_header(value)
+    for prefix in DISTRICT_PREFIXES:
+        s = s.removeprefix(prefix)
+    if s in WUHAN_DISTRICTS:
+        return s
+    return s + "区" if s + "区" in WUHAN_DISTRICTS else None
 
 # Rows whose first non-empty cell reads like this are totals, not data. (The reader looks closely
 # only at rows containing 计: keep that true of every marker.)
 TOTAL_ROW_MARKERS = ("合计", "总计", "小计")
 MAX_BANNER_ROWS = 5
+# Rows read before the header must have been found (banner rows, blank rows between them).
+HEADER_SEARCH_ROWS = MAX_BANNER_ROWS * 4 + 20
 
 
 def fold_header(text: object) -> str:

@@ -16,7 +16,7 @@ import polars as pl
 from matchers import normalise
 from matchers.contract import SPECS, TEXT
 from matchers.extract_reader import FILE_COLUMN, ROW_COLUMN, ExtractFile
-from matchers.parsing import clean_text, parse_column
+from matchers.parsing import check_district, clean_text, parse_column
 
 # Cells kept exactly as received (normalisation reads them); every other text cell is folded.
 RAW_TEXT_FIELDS = ("name", "id_number", "cert_number", "student_number", "guardian_id", "guardian_name")
@@ -69,6 +69,10 @@ def prepare_source(source: str, files: list[ExtractFile]) -> PreparedSource:
         col = frame.get_column(fld.name).cast(pl.String)
         if fld.kind != TEXT:
             values, note = parse_column(col, fld.kind, fld.header)
+            typed.append(values)
+            notes.append(note)
+        elif fld.name == "district":
+            values, note = check_district(clean_text(col), fld.header)
             typed.append(values)
             notes.append(note)
         elif fld.name not in RAW_TEXT_FIELDS:

@@ -1,4 +1,4 @@
-"""Normalised person columns for one source's typed extract rows (issue 3).
+"""Normalised person columns for one source's typed extract rows.
 
 `normalise_records(df, source)` adds the name and ID columns the warehouse's `stg_records` carries
 (name_norm … id_region, guardian_id_norm, guardian_name_norm) to a frame holding the source's
@@ -33,8 +33,8 @@ from matchers.ids import (
     RESULT_FIELDS,
     RESULT_SCHEMA,
     normalise_id,
-    normalise_id_column,
 )
+from matchers.id_columns import normalise_id_column
 from matchers.names import NAME_COLUMNS, normalise_name_column
 
 # The second identifier column per source, and the kind `normalise_id` reads it as.

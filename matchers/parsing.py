@@ -16,7 +16,8 @@ from decimal import Decimal
 
 import polars as pl
 
-from matchers.contract import BOOL, DATE, GRADE, INT, MONEY
+from matchers.contract import BOOL, DATE, GRADE, INT, MONEY, district_name
+from matchers.privacy import mask_ids_in_text
 
 # Excel's day zero for serial dates (1900 system, including its 1900-02-29 bug).
 EXCEL_EPOCH = dt.date(1899, 12, 30)
@@ -37,12 +38,11 @@ _NO = {"否", "无", "未享受", "n", "no", "false", "0", "×"}
 
 
 INT32_MAX = 2**31 - 1
-_ID_LIKE = re.compile(r"[0-9]{4}([0-9]{7,12})[0-9]{3}[0-9Xx]")
 
 
 def _shown(value: str, limit: int = 40) -> str:
-    """A cell as quoted in a row note: an ID-like digit run masked (first 4, last 4), long text cut."""
-    masked = _ID_LIKE.sub(lambda m: m.group(0)[:4] + "*" * len(m.group(1)) + m.group(0)[-4:], value)
+    """A cell as quoted in a row note: ID-shaped runs masked (first 4, last 4), long text cut."""
+    masked = mask_ids_in_text(value)
     return masked if len(masked) <= limit else masked[:limit] + "…"
 
 
@@ -203,3 +203,21 @@ def clean_text(values: pl.Series) -> pl.Series:
     return values.replace_strict(
         keys, [mapping[k] for k in keys], default=None, return_dtype=pl.String
     ).alias(values.name)
+
+
+def check_district(values: pl.Series, header: str) -> tuple[pl.Series, pl.Series]:
+    """(district names as the contract spells them, per-row note or null) of a cleaned district
+    column: a value naming none of the city's districts becomes null with a note, so no district
+    list is ever made for it. Works on unique values."""
+    uniques = values.drop_nulls().unique().to_list()
+    names = {u: district_name(u) for u in uniques}
+    notes = {
+        u: f"“{header}”值“{_shown(u)}”不是本市的区,已置空"
+        for u, name in names.items()
+        if name is None
+    }
+    keys = list(names)
+    out = values.replace_strict(keys, [names[k] for k in keys], default=None, return_dtype=pl.String)
+    note_keys = list(notes)
+    note = values.replace_strict(note_keys, [notes[k] for k in note_keys], default=None, return_dtype=pl.String)
+    return out.alias(values.name), note.alias(values.name + "__note")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from matchers.quarters import previous_quarter_with_rows
+
 ROW_COUNT_CHANGE_WARN = 0.30  # ± share of last quarter's rows
 REJECTED_SHARE_WARN = 0.05
 VALID_ID_SHARE_WARN = 0.50
@@ -19,17 +21,6 @@ class CheckOutcome:
     message: str
     severity: str = "warn"  # warn | error
     metadata: dict = field(default_factory=dict)
-
-
-def previous_quarter(con, quarter: str, table: str = "stg_files", source: str | None = None) -> str | None:
-    """The latest quarter before `quarter` that has rows in `table` (for `source` if given)."""
-    sql = f"SELECT max(quarter) FROM {table} WHERE quarter < ?"
-    params: list = [quarter]
-    if source:
-        sql += " AND source = ?"
-        params.append(source)
-    row = con.execute(sql, params).fetchone()
-    return row[0] if row else None
 
 
 def _rows(con, table: str, quarter: str, source: str) -> int:
@@ -60,7 +51,7 @@ def valid_id_share(con, quarter: str, source: str) -> CheckOutcome:
 
 
 def row_count_vs_previous(con, quarter: str, source: str) -> CheckOutcome:
-    prev = previous_quarter(con, quarter, "stg_files", source)
+    prev = previous_quarter_with_rows(con, quarter, "stg_files", source)
     now = _rows(con, "stg_records", quarter, source) + _rows(con, "stg_rejected", quarter, source)
     if prev is None:
         return CheckOutcome(True, "没有上一季度数据可比", metadata={"本季度行数": now})
@@ -110,7 +101,7 @@ def probabilistic_share(con, quarter: str, probabilistic_methods: tuple[str, ...
 def rule_counts_vs_previous(con, quarter: str, rule_codes: tuple[str, ...]) -> CheckOutcome:
     """Each rule's flag count against the previous published quarter (warn beyond ±30%)."""
     now = dict(con.execute("SELECT rule_code, count(*) FROM work_flags WHERE quarter = ? GROUP BY 1", [quarter]).fetchall())
-    prev = previous_quarter(con, quarter, "flags")
+    prev = previous_quarter_with_rows(con, quarter, "flags")
     meta: dict = {f"{c} 本季度": now.get(c, 0) for c in rule_codes}
     if prev is None:
         return CheckOutcome(True, "没有上一季度的疑点可比", metadata=meta)

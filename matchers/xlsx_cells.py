@@ -1,12 +1,13 @@
 """The first sheet of an XLSX workbook as rows of text cells, streamed from the sheet's XML.
 
-openpyxl still opens the package (its checks, the first worksheet, the dimension, the date styles
-and the 1904 date system stay exactly openpyxl's), but the cells are read here: openpyxl builds a
-dict and a `Text` object per cell, which cost about 40 µs a cell (14 s for a 27,000-row roll).
-This reader walks the same `iterparse` stream with openpyxl's own `WorkSheetParser` (so everything
-outside the cells, and every malformed part, behaves as before) and turns each cell straight into
-the text `cell_text` gives for the value openpyxl would have returned, in the same grid (same row
-count, same row widths, same gaps).
+openpyxl still opens the package (its checks, the first worksheet, the date styles and the 1904
+date system stay exactly openpyxl's), but the cells are read here: openpyxl builds a dict and a
+`Text` object per cell, which cost about 40 µs a cell (14 s for a 27,000-row roll). This reader
+walks the same `iterparse` stream with openpyxl's own `WorkSheetParser` (so everything outside
+the cells, and every malformed part, behaves as openpyxl does) and turns each cell straight into
+the text `cell_text` gives for the value openpyxl would have returned. Unlike openpyxl's
+`iter_rows`, rows are not padded to the sheet's `<dimension>` (a sparse sheet costs what its cells
+cost): a row ends at its last cell with a value, and the grid at the last row in the XML.
 
 What each cell becomes (openpyxl `read_only=True, data_only=True`, then `cell_text`):
 - a number: its `<v>` text; integers through `int` (never float: `420102199001011234` stays whole),
@@ -214,53 +215,74 @@ class _TextParser(WorkSheetParser):
         return str(int(value))
 
 
-def sheet_text_rows(ws, keep_formulas: bool) -> tuple[list[list[str]], list[str]]:
-    """(rows of text cells, cells holding an uncomputed formula such as `C5`) of a read-only sheet.
+class SheetTooLarge(ValueError):
+    """A sheet beyond a read limit: `limit` names the `ReadLimits` field, `found` says where."""
 
-    The grid is the one `ws.iter_rows(values_only=True)` gives (openpyxl's `_cells_by_row` and
-    `_get_row`, from row 1 and column 1 to the sheet's dimension), with '' for an empty cell.
-    With `keep_formulas`, a formula cell without a cached value holds its formula text.
+    def __init__(self, limit: str, found: str):
+        self.limit = limit
+        self.found = found
+        super().__init__(found)
+
+
+# A row with no cell in the sheet's XML: one shared immutable object, so a sheet whose rows are
+# numbered far apart costs a pointer per missing row.
+EMPTY_ROW: tuple[str, ...] = ()
+
+
+class SheetRows:
+    """The rows of a read-only sheet as text cells, streamed from its XML in order.
+
+    Each row is as long as its last cell holding a value, never as wide as the sheet's
+    `<dimension>` claims, and at most `width` cells once the caller sets it (after finding the
+    header, cells right of the last column it uses are not kept). A row missing from the XML is
+    EMPTY_ROW; nothing follows the last row in the XML. A row numbered beyond `max_rows` or a cell
+    beyond `max_columns` raises SheetTooLarge. Formula cells without a cached value hold their
+    formula text (with `keep_formulas`) and are listed in `uncomputed` (`C5`).
     """
-    max_col, max_row = ws.max_column, ws.max_row
-    grid: list[list[str]] = []
-    uncomputed: list[str] = []
-    empty_width = max_col if max_col is not None else 0
-    counter = 1
-    idx = 1
-    with ws._get_source() as src:
-        parser = _TextParser(src, ws, keep_formulas)
-        for idx, cells in parser.parse():
-            if max_row is not None and idx > max_row:
-                break
-            for _ in range(counter, idx):  # rows missing from the XML
-                counter += 1
-                grid.append([""] * empty_width)
-            if counter <= idx:
-                counter += 1
-                grid.append(_row_values(cells, max_col, len(grid), uncomputed))
-    if max_row is not None and max_row < idx:
-        for _ in range(counter, max_row + 1):
-            grid.append([""] * empty_width)
-    return grid, uncomputed
 
+    def __init__(self, ws, keep_formulas: bool, max_rows: int, max_columns: int):
+        self.ws = ws
+        self.keep_formulas = keep_formulas
+        self.max_rows = max_rows
+        self.max_columns = max_columns
+        self.width: int | None = None
+        self.uncomputed: list[str] = []
 
-def _row_values(cells, max_col: int | None, r: int, uncomputed: list[str]) -> list[str]:
-    if not cells and not max_col:
-        return []
-    width = max_col or cells[-1][0]
-    row: list[str] = [""] * width
-    formulas: dict[int, str] | None = None
-    for column, text, formula in cells:
-        if 1 <= column <= width:
-            i = column - 1
-            if formula is not None:
-                row[i] = formula
-                formulas = formulas or {}
-                formulas[i] = formula
-            else:
-                row[i] = text if text is not None else ""
-                if formulas:
-                    formulas.pop(i, None)
-    if formulas:
-        uncomputed.extend(f"{get_column_letter(i + 1)}{r + 1}" for i in sorted(formulas))
-    return row
+    def __iter__(self):
+        expected = 1
+        with self.ws._get_source() as src:
+            parser = _TextParser(src, self.ws, self.keep_formulas)
+            for idx, cells in parser.parse():
+                if idx > self.max_rows:
+                    raise SheetTooLarge("max_rows", f"工作表有第{idx:,}行")
+                if idx < expected:  # a row number repeated or going back: ignored, as openpyxl does
+                    continue
+                while expected < idx:
+                    expected += 1
+                    yield EMPTY_ROW
+                expected += 1
+                yield self._row_values(cells, idx)
+
+    def _row_values(self, cells, idx: int) -> list[str] | tuple[str, ...]:
+        last = max((c for c, text, formula in cells if text is not None or formula is not None), default=0)
+        if last > self.max_columns:
+            raise SheetTooLarge("max_columns", f"工作表第{idx}行有第{last:,}列({get_column_letter(last)}{idx})")
+        width = last if self.width is None else min(last, self.width)
+        if not width:
+            return EMPTY_ROW
+        row: list[str] = [""] * width
+        formulas: dict[int, str] | None = None
+        for column, text, formula in cells:
+            if 1 <= column <= width:
+                i = column - 1
+                if formula is not None:
+                    row[i] = formula
+                    formulas = formulas or {}
+                    formulas[i] = formula
+                else:
+                    row[i] = text if text is not None else ""
+                    if formulas:
+                        formulas.pop(i, None)
+        if formulas:
+            self.uncomputed.extend(f"{get_column_letter(i + 1)}{idx}" for i in sorted(formulas))
+        return row

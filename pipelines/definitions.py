@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from dagster import Definitions, EnvVar, in_process_executor
+from dagster import Definitions, EnvVar, colored_console_logger, in_process_executor
 
 from assets.resources import (
     WarehouseResource,
@@ -12,6 +12,8 @@ from assets.resources import (
     default_extracts_dir,
     default_warehouse_path,
 )
+from matchers.private_files import PRIVATE_UMASK
+from pipelines.console import DAGSTER_LOGGER, FILE_LOGGER, OFFICER_LOGGER, officer_console, run_log_file
 from pipelines.jobs import (
     QUARTERLY_JOB_NAME,
     all_asset_checks,
@@ -23,6 +25,10 @@ from pipelines.schedules import nightly_refresh
 from pipelines.sensors import extract_files_sensor
 
 __all__ = ["defs", "build_definitions", "QUARTERLY_JOB_NAME"]
+
+# Every process that loads these Definitions (the UI's code server, run workers, `make run`) creates
+# its files owner-only: run storage, compute logs, the warehouse and the exports hold personal data.
+os.umask(PRIVATE_UMASK)
 
 
 def _env_or_default(name: str, default: str):
@@ -39,6 +45,8 @@ def build_definitions(warehouse: WarehouseResource) -> Definitions:
         schedules=[nightly_refresh],
         sensors=[extract_files_sensor],
         resources={"warehouse": warehouse},
+        # Runs started without logger config (UI, schedule, sensor) get Dagster's console logger.
+        loggers={DAGSTER_LOGGER: colored_console_logger, OFFICER_LOGGER: officer_console, FILE_LOGGER: run_log_file},
         executor=in_process_executor,
     )
 

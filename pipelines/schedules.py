@@ -5,11 +5,11 @@ from __future__ import annotations
 from dagster import DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext, SkipReason, schedule
 
 from assets.partitions import QUARTER_PARTITIONS_NAME
+from pipelines.console import TIMEZONE
 from pipelines.jobs import all_assets, quarterly_comparison
 from pipelines.refresh import current_quarter, env_extracts_dir, plan_nightly_refresh, refresh_selection
 
 NIGHTLY_CRON = "0 2 * * *"
-TIMEZONE = "Asia/Shanghai"
 
 
 @schedule(

@@ -26,9 +26,11 @@ import xlsxwriter
 
 from matchers import contract as C
 
-from . import ids, pools
+from .cells import date_text, grade_text, id_cell, j_number, money_text, name_cell
+from .populations import DEFAULT, POPULATIONS, Population
 from .truth_rules import expected_flags
-from .world import CN_NUM, Rec, World, minus_months, quarter_end
+from .world import World
+from .world_types import CN_NUM, Rec, minus_months, quarter_end
 
 DEFAULT_QUARTERS = ("2026Q2", "2026Q3")
 BIG_RUN = 50_000  # households above which most sources are written as CSV instead of XLSX
@@ -163,124 +165,12 @@ class XlsxOut:
         self.wb.close()
 
 
-# ---- cell damage ----------------------------------------------------------------------------
-_S2T: dict[str, str] = {}
-_converter = None
-
-
-def traditional(name: str) -> str:
-    global _converter
-    if name not in _S2T:
-        if _converter is None:
-            import opencc
-
-            _converter = opencc.OpenCC("s2t")
-        _S2T[name] = _converter.convert(name)
-    return _S2T[name]
-
-
-def id_cell(rng: random.Random, id18: str) -> tuple[str, list[str], bool]:
-    """(text written, damage labels, unusable) for an 18-digit ID. ~9% of cells are damaged."""
-    if id18.endswith("X") and rng.random() < 0.08:
-        return id18[:17] + "x", ["id_lowercase_x"], False
-    r = rng.random()
-    if r < 0.010:
-        sp, label = rng.choice(((" ", "id_space"), ("\u3000", "id_ideographic_space"), ("\u00a0", "id_nbsp")))
-        if rng.random() < 0.5:
-            return f"{id18[:6]}{sp}{id18[6:14]}{sp}{id18[14:]}", [label], False
-        return f"{sp}{id18}{sp}", [label], False
-    if r < 0.016:
-        return f"{id18[:6]}-{id18[6:14]}-{id18[14:]}", ["id_dash"], False
-    if r < 0.024:
-        return "'" + id18, ["id_apostrophe"], False
-    if r < 0.030:
-        return ids.fullwidth(id18), ["id_fullwidth"], False
-    if r < 0.035:
-        if id18.endswith("X"):
-            return id18, [], False
-        return id18 + ".0", ["id_trailing_dot0"], False
-    if r < 0.043:
-        if id18[6:8] != "19":
-            return id18, [], False
-        return ids.to_15(id18), ["id_15digit"], False
-    if r < 0.048:
-        return ids.excel_scientific(id18), ["id_excel_scientific"], True
-    if r < 0.053:
-        return ids.wrong_check(rng, id18), ["id_wrong_check"], False
-    if r < 0.058:
-        return ids.mistype(rng, id18), ["id_mistyped_digit"], False
-    if r < 0.063:
-        return ids.transpose(rng, id18), ["id_transposed_digits"], False
-    if r < 0.073:
-        return "", ["id_missing"], True
-    return id18, [], False
-
-
-def name_cell(rng: random.Random, name: str) -> tuple[str, list[str]]:
-    if "·" in name and rng.random() < 0.5:
-        return name.replace("·", rng.choice("•・.‧")), ["name_dot_variant"]
-    rare = [ch for ch in name if ch in pools.RARE_CHARS]
-    if rare and rng.random() < 0.35:
-        return name.replace(rare[0], rng.choice("?□_")), ["name_rare_placeholder"]
-    r = rng.random()
-    if r < 0.015:
-        if len(name) == 2:
-            return name[0] + rng.choice(("  ", " ")) + name[1], ["name_space"]
-        return name, []
-    if r < 0.021:
-        return (name[0] + "\u3000" + name[1:]) if len(name) == 2 else name + "\u3000", ["name_fullwidth"]
-    if r < 0.04:
-        t = traditional(name)
-        if t != name:
-            return t, ["name_traditional"]
-    return name, []
-
-
-def money_text(rng: random.Random, cents: int) -> str:
-    yuan, c = divmod(cents, 100)
-    text = f"{yuan}.{c:02d}" if c or rng.random() < 0.3 else str(yuan)
-    r = rng.random()
-    if r < 0.08 and yuan >= 1000:
-        head, _, tail = text.partition(".")
-        text = f"{int(head):,}" + (f".{tail}" if tail else "")
-    elif r < 0.13:
-        text += "元"
-    elif r < 0.16:
-        text = ids.fullwidth(text).replace(".", "．")
-    return text
-
-
-def date_text(rng: random.Random, d: date, xlsx: bool) -> str:
-    r = rng.random()
-    if xlsx and r < 0.25:
-        return str((d - date(1899, 12, 30)).days)
-    if r < 0.55:
-        return d.isoformat()
-    if r < 0.8:
-        return f"{d.year}/{d.month}/{d.day}"
-    return f"{d.year}年{d.month}月{d.day}日"
-
-
-def grade_text(rng: random.Random, g: int) -> str:
-    r = rng.random()
-    return C.GRADES[g] if r < 0.85 else (f"{g}级" if r < 0.95 else str(g))
-
-
-def j_number(rng: random.Random, id18: str) -> str:
-    """An ID-shaped J number: same region and birth date, a different sequence, a valid check char."""
-    while True:
-        seq = rng.randrange(1000)
-        first17 = id18[:14] + f"{seq:03d}"
-        code = first17 + ids.check_char(first17)
-        if code != id18:
-            return "J" + code
-
-
 class Formatter:
     """Turns one true record into the cells of one file row, damaging cells at realistic rates."""
 
-    def __init__(self, rng: random.Random):
+    def __init__(self, rng: random.Random, population: Population = DEFAULT):
         self.rng = rng
+        self.pop = population
 
     def cells(self, rec: Rec, plan: FilePlan, serial: int) -> tuple[list[str], list[str], bool]:
         rng = self.rng
@@ -288,42 +178,47 @@ class Formatter:
         v = rec.v
         xlsx = plan.fmt == "xlsx"
         labels: list[str] = []
-        name, nl = name_cell(rng, p.name)
+        pop = self.pop
+        name, nl = name_cell(rng, p.name, pop)
         labels += nl
         values = {"name": name}
         unusable = False
         if rec.source == "disability":
             values["cert_number"] = f"{p.id18}{v['category']}{v['grade']}"
-            if rng.random() < 0.10:
+            if rng.random() < pop.disability_cert_only:
                 values["id_number"] = ""
                 labels.append("cert_only")
             else:
-                values["id_number"], il, _ = id_cell(rng, p.id18)
+                values["id_number"], il, _ = id_cell(rng, p.id18, pop)
                 labels += il
         elif rec.source == "education":
+            j_only, l_only = pop.student_number
             r = rng.random()
-            if r < 0.03:
+            if r < j_only:
                 values["student_number"], values["id_number"] = j_number(rng, p.id18), ""
                 labels.append("student_number_J")
                 unusable = True
-            elif r < 0.05:
+            elif r < l_only:
                 values["student_number"] = f"L{p.id18[:14]}{rng.randrange(10000):04d}"
                 values["id_number"] = ""
                 labels.append("student_number_L")
                 unusable = True
             else:
                 values["student_number"] = "G" + p.id18
-                if rng.random() < 0.12:
+                if rng.random() < pop.student_g_only:
                     values["id_number"] = ""
                     labels.append("student_number_G_only")
                 else:
-                    values["id_number"], il, _ = id_cell(rng, p.id18)
+                    values["id_number"], il, _ = id_cell(rng, p.id18, pop)
                     labels += il
             g = rec.guardian
             values["guardian_name"] = g.name if g else ""
             values["guardian_id"] = g.id18 if g else ""
+            if g and pop.guardian_id_missing and rng.random() < pop.guardian_id_missing:
+                values["guardian_id"] = ""
+                labels.append("guardian_id_missing")
         else:
-            values["id_number"], il, unusable = id_cell(rng, p.id18)
+            values["id_number"], il, unusable = id_cell(rng, p.id18, pop)
             labels += il
         for key, val in v.items():
             if val is None:
@@ -430,15 +325,22 @@ name_space, name_fullwidth, name_traditional, name_dot_variant, name_rare_placeh
 garbage rows name_empty with id_missing or id_unrepairable); `<quarter>/flags.csv` lists the flags
 RULES.md expects with its default thresholds (quarter, rule_code, person_key, household_source and
 household_id for the household rules M06, M07, R01-R03, empty otherwise), computed by
-`sample_data/truth_rules.py` from the true identities, true household membership (students also
-through their guardian) and true values, independently of the pipeline; Q03 lists only persons
+`sample_data/truth_rules.py` from the true identities, true household membership (a household's
+roll; a student's households, used by M04, Q02 and M06's tuition, add those of the true guardian)
+and true values, independently of the pipeline; Q03 lists only persons
 with an accepted row that has no usable ID (missing, Excel-truncated, or J/L number only), and R04
 compares with the previous generated quarter (none for the first).
 """
 
 
-def generate(out: Path, households: int, seed: int, quarters: list[str], log=print) -> dict:
-    """Write extracts and truth under `out`; returns counts (rows per file, flags per quarter/rule)."""
+def generate(out: Path, households: int, seed: int, quarters: list[str], log=print,
+             population: Population | str = DEFAULT) -> dict:
+    """Write extracts and truth under `out`; returns counts (rows per file, flags per quarter/rule).
+    population: a `sample_data.populations` Population or its name."""
+    if isinstance(population, str):
+        if population not in POPULATIONS:
+            raise ValueError(f"未知的人口设定 {population!r},可选: {', '.join(POPULATIONS)}")
+        population = POPULATIONS[population]
     started = time.perf_counter()
     for q in quarters:
         quarter_end(q)  # validates
@@ -446,10 +348,10 @@ def generate(out: Path, households: int, seed: int, quarters: list[str], log=pri
             if d.exists():
                 shutil.rmtree(d)
     (out / "truth").mkdir(parents=True, exist_ok=True)
-    world = World(seed, quarters)
+    world = World(seed, quarters, population)
     # Big runs write XLSX only for the small disability roll (xlsxwriter is the slow part).
     outs = Outputs(out, quarters, seed, C.SOURCES if households <= BIG_RUN else ("disability",))
-    fmt = Formatter(random.Random(f"{seed}:cells"))
+    fmt = Formatter(random.Random(f"{seed}:cells"), population)
     truth = out / "truth"
     rec_files, flag_files = [], []
     for q in quarters:
@@ -513,7 +415,12 @@ def generate(out: Path, households: int, seed: int, quarters: list[str], log=pri
     for f, _ in rec_files + flag_files:
         f.close()
     pf.close()
-    (truth / "README.md").write_text(TRUTH_README, encoding="utf-8")
+    readme = TRUTH_README
+    if population is not DEFAULT:
+        readme += f"\nPopulation `{population.name}`: {population.description} (sample_data/populations.py).\n"
+        if population.guardian_id_missing:
+            readme += "Education rows naming their guardian without an ID carry the label guardian_id_missing.\n"
+    (truth / "README.md").write_text(readme, encoding="utf-8")
     return {"rows": dict(outs.rows), "flags": dict(flag_counts), "persons": n_persons,
             "seconds": time.perf_counter() - started}
 
@@ -524,10 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20260930, help="随机种子(相同种子生成完全相同的文件)")
     ap.add_argument("--out", type=Path, default=Path("sample_data"), help="输出目录(写入 extracts/ 与 truth/)")
     ap.add_argument("--quarters", default=",".join(DEFAULT_QUARTERS), help="季度,逗号分隔,如 2026Q2,2026Q3")
+    ap.add_argument("--population", default=DEFAULT.name, choices=sorted(POPULATIONS),
+                    help="人口设定(姓名频率、损坏比例、家庭结构),默认与仓库内样例相同")
     args = ap.parse_args(argv)
     quarters = [q.strip() for q in args.quarters.split(",") if q.strip()]
     try:
-        stats = generate(args.out, args.households, args.seed, quarters)
+        stats = generate(args.out, args.households, args.seed, quarters, population=args.population)
     except ValueError as e:
         print(f"错误: {e}", file=sys.stderr)
         return 2

@@ -6,14 +6,15 @@ plus, per record, whether the row as written gives no usable ID (for Q03). All a
 (integers), so values placed exactly on a threshold behave as RULES.md says ("<" vs "≥").
 
 Readings where RULES.md leaves room (stated once here, also in truth/README.md):
-- Members of a household are the persons on its rows plus students whose guardian is on its rows.
+- Members of a household are the persons on its rows (its roll), nobody else. A student's
+  households are those the student is a member of and those the guardian is a member of; only M04,
+  Q02 and M06's members' tuition (students who are members or whose guardian is) use them.
 - "A household with active assistance" (Q01) is an `assistance` household_id that has an active
   row (在保 and 低保/特困). A household's status/category fields are read from its rows (the
   generator writes them identically on every row of a household).
 - M01 and M03 test the named member (person in 低保/特困), M04/M06/Q02 the household(s).
 - The `poverty` household's income, status and monitor type are read from its head's row.
-- M06 divides by the number of members on the `poverty` roll (the generator lists every student
-  of a poverty family on that roll, so the guardian reading gives the same count).
+- M06 divides by the number of members on the `poverty` roll.
 - R04: a person absent from the previous quarter's disability extract was "not severe" then.
 """
 
@@ -58,13 +59,13 @@ def expected_flags(recs, no_usable_id, quarter_end: date, within_from: date, pre
     for r in by_source["education"]:
         if r.guardian is not None:
             guardians[r.person.key].add(r.guardian.key)
-    members = {}
-    for h, keys in listed.items():
-        members[h] = keys | {s for s, gs in guardians.items() if gs & keys}
+    members = listed
     households_of = defaultdict(set)
     for h, keys in members.items():
         for k in keys:
             households_of[k].add(h)
+    student_households = {s: households_of[s].union(*(households_of[g] for g in gs))
+                          for s, gs in guardians.items()}
 
     def active(h, cats):
         return h[0] == "assistance" and any(
@@ -128,7 +129,8 @@ def expected_flags(recs, no_usable_id, quarter_end: date, within_from: date, pre
                 if (m in severe or m in serious) and not (in_dibao(m) or in_tekun(m)):
                     person_flag("M01", m)
         if inc is not None and not hh_in_dt(h):  # M06
-            tuition = sum(r.v["tuition"] or 0 for r in by_source["education"] if r.person.key in members[h])
+            tuition = sum(r.v["tuition"] or 0 for r in by_source["education"]
+                          if h in student_households.get(r.person.key, households_of[r.person.key]))
             if inc * n - b - tuition < th["dibao_standard_monthly"] * 12 * 100 * n:
                 household_flag("M06", h)
         if status == "已脱贫" and inc is not None and inc < th["monitoring_line_annual"] * 100:
@@ -163,7 +165,7 @@ def expected_flags(recs, no_usable_id, quarter_end: date, within_from: date, pre
 
     for r in by_source["education"]:
         k = r.person.key
-        hs = households_of[k]
+        hs = student_households.get(k, households_of[k])
         if not r.v["aid_programme"] and any(
                 hh_in_dt(h) or (poverty_hh(h) and (pov_status(h) in ("未脱贫", "返贫") or monitored(h))) for h in hs):
             person_flag("M04", k)

@@ -5,140 +5,31 @@ records (`Rec`): true identities, true values, money in integer cents. Nothing h
 damage happens when a record is written (generate.py). Every interaction the rules need (household
 membership, guardians, duplicate enrolment) stays inside one family, so a family's flags can be
 computed from its own records and the generator streams family by family with bounded memory.
+The types and date helpers are in world_types.py; the study, housing and medical histories in
+services.py; the population's rates in populations.py.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, timedelta
 
 from matchers import contract as C
 
 from . import ids, pools
+from .populations import DEFAULT, Population
+from .services import FamilyServices
+from .world_types import (
+    KINDS, AssistUnit, Disability, Family, Person, PovertyUnit, Rec, _rand_date, minus_months, quarter_end,
+)
 
 
-@dataclass(slots=True)
-class Person:
-    key: str
-    id18: str
-    name: str
-    sex: str
-    born: date
-    district: str
-    health: str = "健康"  # 健康, 长期慢性病, 患有大病, 残疾 (first quarter; may worsen)
-    gone_from: int = 99  # first quarter index in which the person no longer appears (died/moved)
-
-
-@dataclass(slots=True)
-class Rec:
-    """One true source row: the person, the true field values (money in cents, dates as date)."""
-
-    source: str
-    person: Person
-    v: dict
-    guardian: Person | None = None
-
-
-@dataclass(slots=True)
-class AssistUnit:
-    hid: str
-    members: list  # [(Person, relation)]
-    category: str
-    status: list  # per quarter
-    status_date: list  # per quarter
-    amount: list  # per quarter, cents per month
-
-
-@dataclass(slots=True)
-class PovertyUnit:
-    hid: str
-    members: list
-    status: list
-    monitor: list
-    income: list  # per quarter, cents per person per year
-    income_prev: int | None
-    risk_cause: str
-    health: dict = field(default_factory=dict)  # person key -> per-quarter list
-
-
-@dataclass(slots=True)
-class Disability:
-    category: int  # 1..7 (index into DISABILITY_CATEGORIES + 1)
-    grade: list  # per quarter: 1..4 or None (no certificate that quarter)
-    living: list  # per quarter: 是/否
-    nursing: list
-
-
-@dataclass(slots=True)
-class Study:
-    school: str
-    stage: str
-    school_type: str
-    tuition: int  # cents per year
-    aid: list  # per quarter programme ('' = none)
-    aid_amount: int
-    guardian: Person
-
-
-@dataclass(slots=True)
-class Family:
-    fid: int
-    district: str
-    street: str
-    community: str
-    rural: bool
-    kind: str
-    first_q: int
-    last_q: int
-    persons: list  # [(Person, relation)]
-    assistance: list = field(default_factory=list)
-    poverty: PovertyUnit | None = None
-    disability: dict = field(default_factory=dict)  # key -> Disability
-    study: dict = field(default_factory=dict)  # key -> Study
-    housing: dict | None = None  # {'grade','aid':[..],'renovation':[..]}
-    medical: dict = field(default_factory=dict)  # key -> [settlement tuples]
-
-
-KINDS = ("dibao", "tekun", "poverty", "poverty_dibao", "assist_other", "general")
-KIND_WEIGHTS = (20, 5, 20, 10, 10, 35)
-
-DIAG_CHRONIC = ("高血压", "2型糖尿病", "慢性阻塞性肺疾病", "冠心病", "类风湿关节炎", "慢性肾病")
-DIAG_SERIOUS = ("恶性肿瘤", "尿毒症(血液透析)", "白血病", "脑梗死后遗症", "重性精神病", "再生障碍性贫血")
-DIAG_OTHER = ("肺炎", "骨折", "急性阑尾炎", "支气管炎", "白内障")
-AID_PROGRAMMES = {
-    "学前": "学前教育资助", "小学": "家庭经济困难寄宿生生活费补助", "初中": "家庭经济困难寄宿生生活费补助",
-    "高中": "普通高中国家助学金", "中职": "中职国家助学金", "高校": "高校国家助学金",
-}
-CN_NUM = "一二三四五六七八九十"
-
-
-def quarter_end(quarter: str) -> date:
-    m = C.QUARTER_PATTERN.match(quarter)
-    if not m:
-        raise ValueError(f"季度格式应为 2026Q3: {quarter}")
-    year, q = int(m.group(1)), int(m.group(2))
-    return date(year, 3 * q, 31 if q in (1, 4) else 30)
-
-
-@lru_cache(maxsize=4096)
-def minus_months(d: date, months: int) -> date:
-    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
-    m += 1
-    last = (date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1)).day
-    return date(y, m, min(d.day, last))
-
-
-def _rand_date(rng: random.Random, start: date, end: date) -> date:
-    return start + timedelta(days=rng.randrange((end - start).days + 1))
-
-
-class World:
+class World(FamilyServices):
     """Sequential family factory; one instance per generation run (holds the RNG and used IDs)."""
 
-    def __init__(self, seed: int, quarters: list[str]):
+    def __init__(self, seed: int, quarters: list[str], population: Population = DEFAULT):
         self.rng = random.Random(seed)
+        self.pop = population
         self.quarters = quarters
         self.qends = [quarter_end(q) for q in quarters]
         self.ref = self.qends[0]
@@ -173,12 +64,21 @@ class World:
                 self.used_ids.add(id18)
                 return id18
 
+    def _surname(self) -> str:
+        return self.rng.choices(pools.SURNAMES, self.pop.surname_weights)[0]
+
+    def _pick_given(self, pool: tuple[str, ...]) -> str:
+        s = self.pop.given_name_zipf
+        if s is None:
+            return self.rng.choice(pool)
+        return self.rng.choices(pool, [1 / (rank ** s) for rank in range(1, len(pool) + 1)])[0]
+
     def _given(self, sex: str, born: date) -> str:
         tier = 0 if born.year < 1965 else (1 if born.year < 2000 else 2)
         rng = self.rng
         if rng.random() < 0.02:
-            return rng.choice(pools.RARE_GIVEN[sex]) + (rng.choice(pools.GIVEN[(sex, tier)])[:1] if rng.random() < 0.5 else "")
-        return rng.choice(pools.GIVEN[(sex, tier)])
+            return rng.choice(pools.RARE_GIVEN[sex]) + (self._pick_given(pools.GIVEN[(sex, tier)])[:1] if rng.random() < 0.5 else "")
+        return self._pick_given(pools.GIVEN[(sex, tier)])
 
     def person(self, district: str, born: date, sex: str, surname: str, *, minority: bool = False,
                name: str | None = None, twin_of: Person | None = None) -> Person:
@@ -186,7 +86,7 @@ class World:
         if name is None:
             if minority:
                 name = rng.choice(pools.MINORITY[sex])
-            elif surname and rng.random() < 0.12 and born.year < 2000 and len(surname) == 1:
+            elif surname and rng.random() < self.pop.common_full_name_share and born.year < 2000 and len(surname) == 1:
                 name = rng.choices(pools.COMMON_FULL[sex], pools.COMMON_WEIGHTS[sex])[0]
             else:
                 name = surname + self._given(sex, born)
@@ -207,7 +107,7 @@ class World:
     def family(self, fid: int) -> Family:
         rng = self.rng
         nq = len(self.quarters)
-        kind = rng.choices(KINDS, KIND_WEIGHTS)[0]
+        kind = rng.choices(KINDS, self.pop.kind_weights)[0]
         if kind in ("poverty", "poverty_dibao") or (kind == "assist_other" and rng.random() < 0.5):
             district = rng.choice(pools.NEW_CITY_DISTRICTS) if rng.random() < 0.85 else rng.choice(self.districts)
         else:
@@ -224,6 +124,9 @@ class World:
         for p, rel in persons:
             if p.born < date(self.ref.year - 80, 1, 1) and rel != C.RELATION_HEAD and rng.random() < 0.03 and nq > 1:
                 p.gone_from = rng.randrange(1, nq)
+        grandchildren = frozenset(p.key for p, rel in persons if rel == "孙子女")
+        if grandchildren and self.pop.grandchild_off_roll_share and rng.random() < self.pop.grandchild_off_roll_share:
+            fam.off_roll = grandchildren  # registered elsewhere, living with this family
         self._health(fam)
         self._disability(fam)
         self._assistance(fam)
@@ -241,7 +144,7 @@ class World:
         if kind == "tekun":
             sex = rng.choice("男女")
             born = self._born(62, 92) if rng.random() < 0.8 else self._born(25, 60)
-            surname = rng.choice(pools.COMPOUND_SURNAMES) if compound else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0]
+            surname = rng.choice(pools.COMPOUND_SURNAMES) if compound else self._surname()
             return [(self.person(district, born, sex, surname, minority=minority), C.RELATION_HEAD)]
         head_sex = "男" if rng.random() < 0.7 else "女"
         head_born = self._born(26, 84)
@@ -250,16 +153,16 @@ class World:
         if named and district in self.pending_name:
             name, year = self.pending_name.pop(district)
             head_born = _rand_date(rng, date(year, 1, 1), date(year, 12, 31))
-        elif named and district in self.last_head and rng.random() < 0.03:
+        elif named and district in self.last_head and rng.random() < self.pop.namesake_head_share:
             # a different person with the same name, born the same year, in the same district
             name, year, head_sex = self.last_head[district]
             head_born = _rand_date(rng, date(year, 1, 1), date(year, 12, 31))
-        elif named and rng.random() < 0.02:
+        elif named and rng.random() < self.pop.homophone_head_share:
             pair = rng.choice(pools.HOMOPHONES)
             name = pair[0]
             self.pending_name[district] = (pair[1], head_born.year)
         surname = (rng.choice(pools.COMPOUND_SURNAMES) if compound
-                   else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0])
+                   else self._surname())
         if name is not None and not minority:
             surname = name[:2] if name[:2] in pools.COMPOUND_SURNAMES else name[0]
         head = self.person(district, head_born, head_sex, surname, minority=minority, name=name)
@@ -271,13 +174,13 @@ class World:
         if rng.random() < (0.8 if age < 75 else 0.5):
             s_sex = "女" if head_sex == "男" else "男"
             s_born = self._born(max(22, age - 6), min(95, age + 6))
-            s_surname = rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0]
+            s_surname = self._surname()
             spouse = self.person(district, s_born, s_sex, s_surname, minority=minority)
             out.append((spouse, "配偶"))
         father = head if head_sex == "男" else (spouse or head)
         child_surname = surname if father is head else father.name[0]
         if age <= 60:
-            n = rng.choice((0, 1, 1, 2, 2, 3))
+            n = rng.choice(self.pop.children)
             prev = None
             for i in range(n):
                 lo = max(0, age - 40)
@@ -292,7 +195,7 @@ class World:
             if age <= 58 and rng.random() < 0.25:
                 for sex in rng.sample(("男", "女"), rng.choice((1, 2))):
                     pb = self._born(min(95, age + 22), min(97, age + 32))
-                    ps = surname if sex == "男" else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0]
+                    ps = surname if sex == "男" else self._surname()
                     out.append((self.person(district, pb, sex, ps, minority=minority), "父母"))
         else:
             if rng.random() < 0.35:
@@ -302,7 +205,7 @@ class World:
                 a_age = self.ref.year - adult.born.year
                 if rng.random() < 0.6 and a_age > 24:
                     for _ in range(rng.choice((1, 2))):
-                        g_surname = adult.name[: len(child_surname)] if a_sex == "男" else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0]
+                        g_surname = adult.name[: len(child_surname)] if a_sex == "男" else self._surname()
                         out.append((self.person(district, self._born(1, min(20, a_age - 22)), rng.choice("男女"),
                                                 g_surname, minority=minority), "孙子女"))
         if rng.random() < 0.04:
@@ -335,6 +238,7 @@ class World:
             prob = (0.11 if a >= 40 else 0.05) if poor else (0.04 if a >= 40 else 0.015)
             if fam.kind == "tekun":
                 prob = 0.35
+            prob *= self.pop.disability_scale
             start = 0
             if rng.random() >= prob:
                 if nq > 1 and rng.random() < 0.015:
@@ -370,7 +274,7 @@ class World:
     def _assistance(self, fam: Family) -> None:
         rng = self.rng
         nq = len(self.quarters)
-        members = [(p, r) for p, r in fam.persons]
+        members = [(p, r) for p, r in fam.persons if p.key not in fam.off_roll]
         cat_dibao = "农村低保" if fam.rural else "城市低保"
         cat_tekun = "农村特困" if fam.rural else "城市特困"
         prefix = f"MZ{pools.DISTRICT_CODES[fam.district]}"
@@ -385,7 +289,7 @@ class World:
                 g_sex = rng.choice("男女")
                 g_lo = min(self._age(head) + 24, 95)
                 g = self.person(fam.district, self._born(g_lo, max(g_lo, min(97, self._age(head) + 34))),
-                                g_sex, head.name[0] if g_sex == "男" else rng.choices(pools.SURNAMES, pools.SURNAME_WEIGHTS)[0])
+                                g_sex, head.name[0] if g_sex == "男" else self._surname())
                 fam.persons.append((g, "父母"))
                 second = C.STATUS_ACTIVE if rng.random() < 0.6 else rng.choice((C.STATUS_EXITED, C.STATUS_SUSPENDED))
                 fam.assistance.append(self._unit(f"{prefix}{fam.fid:07d}B", [(g, C.RELATION_HEAD), (rng.choice(kids), "孙子女")],
@@ -451,7 +355,8 @@ class World:
         if fam.kind not in ("poverty", "poverty_dibao") and not (fam.kind == "assist_other" and rng.random() < 0.3):
             return
         status = rng.choices(C.POVERTY_STATUSES, (72, 15, 13))[0]
-        monitor = rng.choice(C.MONITOR_TYPES) if rng.random() < (0.35 if status == "已脱贫" else 0.3) else ""
+        monitored = self.pop.monitored_share_lifted if status == "已脱贫" else self.pop.monitored_share_other
+        monitor = rng.choice(C.MONITOR_TYPES) if rng.random() < monitored else ""
         prev = rng.randrange(7000, 24001, 10)
         r = rng.random()
         if r < 0.08:
@@ -480,7 +385,8 @@ class World:
                 monitors[qi:] = [rng.choice(C.MONITOR_TYPES)] * (nq - qi)
         cause = ("因病" if any(p.health in (C.SERIOUS_ILLNESS, "长期慢性病") for p, _ in fam.persons)
                  else "因残" if fam.disability else rng.choice(C.RISK_CAUSES))
-        unit = PovertyUnit(f"FP{pools.DISTRICT_CODES[fam.district]}{fam.fid:08d}", list(fam.persons), statuses, monitors,
+        members = [(p, r) for p, r in fam.persons if p.key not in fam.off_roll]
+        unit = PovertyUnit(f"FP{pools.DISTRICT_CODES[fam.district]}{fam.fid:08d}", members, statuses, monitors,
                            incomes, None if rng.random() < 0.1 else prev * 100, cause)
         for p, _ in fam.persons:
             hs = [p.health] * nq
@@ -514,144 +420,6 @@ class World:
                 if d.living[qi - 1] == "否" and rng.random() < 0.15:
                     d.living[qi:] = ["是"] * (nq - qi)
 
-    def _study(self, fam: Family) -> None:
-        rng = self.rng
-        nq = len(self.quarters)
-        needy = fam.kind != "general"
-        parents = {r: p for p, r in fam.persons}
-        for p, rel in fam.persons:
-            a = self._age(p)
-            if not (3 <= a <= 22) or rng.random() > (0.93 if a <= 18 else 0.5):
-                continue
-            stage = ("学前" if a <= 5 else "小学" if a <= 11 else "初中" if a <= 14 else
-                     ("中职" if rng.random() < 0.3 else "高中") if a <= 17 else "高校")
-            private_p = {"学前": 0.4, "小学": 0.1, "初中": 0.12, "高中": 0.12, "中职": 0.3, "高校": 0.3}[stage]
-            private = rng.random() < private_p
-            tuition = self._tuition(stage, private)
-            school = self._school(fam.district, stage, private)
-            if rel == "孙子女":
-                guardian = next((q for q, r in fam.persons if r == "子女"), fam.persons[0][0])
-            elif rel == "子女":
-                guardian = parents.get("配偶") if rng.random() < 0.4 and "配偶" in parents else fam.persons[0][0]
-            else:
-                guardian = fam.persons[0][0] if fam.persons[0][0] is not p else p
-            if guardian is p:
-                guardian = None
-            aid = AID_PROGRAMMES[stage] if rng.random() < (0.8 if needy else 0.04) else ""
-            aids = [aid] * nq
-            for qi in range(1, nq):
-                if not aids[qi - 1] and needy and rng.random() < 0.25:
-                    aids[qi:] = [AID_PROGRAMMES[stage]] * (nq - qi)
-            amount = rng.choice((1000, 1250, 1500, 2000, 2500, 3300)) * 100 if aid or needy else 0
-            fam.study[p.key] = Study(school, stage, "民办" if private else "公办", tuition * 100, aids, amount, guardian)
-
-    def _tuition(self, stage: str, private: bool) -> int:
-        rng = self.rng
-        if not private:
-            return {"学前": rng.randrange(3000, 7201, 100), "小学": 0, "初中": 0, "高中": 1600,
-                    "中职": 0, "高校": rng.choice((4500, 5000, 5500, 6000, 6500))}[stage]
-        r = rng.random()
-        if r < 0.12:
-            return rng.choice((19999, 19800, 19900))  # just under the high-fee threshold
-        if r < 0.2:
-            return 20000
-        lo, hi = {"学前": (8000, 36000), "小学": (15000, 48000), "初中": (15000, 48000), "高中": (15000, 38000),
-                  "中职": (6000, 16000), "高校": (15000, 36000)}[stage]
-        return rng.randrange(lo, hi + 1, 100)
-
-    def _school(self, district: str, stage: str, private: bool) -> str:
-        rng = self.rng
-        d = district[:-1]
-        n = CN_NUM[rng.randrange(10)]
-        if stage == "学前":
-            return f"{d}区{'金色童年' if private else '机关'}幼儿园" if rng.random() < 0.5 else f"{d}区第{n}幼儿园"
-        if stage == "小学":
-            return f"武汉{'外国语学校' if private else d + '区实验'}小学" if rng.random() < 0.3 else f"{d}区第{n}小学"
-        if stage == "初中":
-            return "武汉枫叶国际学校" if private else f"武汉市第{n}十{n}中学"
-        if stage == "高中":
-            return "武汉光谷实验中学(民办)" if private else f"武汉市第{n}中学"
-        if stage == "中职":
-            return "武汉华中科技职业学校" if private else "武汉市第一商业学校"
-        return rng.choice(("武昌理工学院", "武汉东湖学院", "武汉学院")) if private else rng.choice(
-            ("华中科技大学", "武汉理工大学", "湖北大学", "江汉大学", "武汉职业技术学院"))
-
-    def _housing(self, fam: Family) -> None:
-        rng = self.rng
-        nq = len(self.quarters)
-        if rng.random() >= (0.7 if fam.kind != "general" else 0.08):
-            return
-        grade = rng.choices(C.SAFETY_GRADES, (45, 30, 15, 10))[0]
-        if grade in C.UNSAFE_GRADES:
-            aid = "无" if rng.random() < 0.5 else rng.choice(C.HOUSING_AID_TYPES[:3])
-            reno = rng.choices(C.RENOVATION_STATES, (30, 25, 45))[0]
-        else:
-            aid = "无" if rng.random() < 0.8 else rng.choice(("公租房实物配租", "租赁补贴"))
-            reno = "已改造" if rng.random() < 0.3 else ""
-        aids, renos = [aid] * nq, [reno] * nq
-        for qi in range(1, nq):
-            if renos[qi - 1] == "在建" and rng.random() < 0.4:
-                renos[qi:] = ["已改造"] * (nq - qi)
-            elif renos[qi - 1] == "未改造" and rng.random() < 0.2:
-                renos[qi:] = ["在建"] * (nq - qi)
-            if aids[qi - 1] == "无" and grade in C.UNSAFE_GRADES and rng.random() < 0.15:
-                aids[qi:] = ["危房改造"] * (nq - qi)
-        fam.housing = {"grade": grade, "aid": aids, "renovation": renos}
-
-    def _medical(self, fam: Family) -> None:
-        rng = self.rng
-        start = minus_months(self.qends[0], 12) + timedelta(days=1)
-        end = self.qends[-1]
-        common_lo = minus_months(self.qends[-1], 12) + timedelta(days=1)
-        common_hi = self.qends[0]
-        target = None
-        if fam.poverty is not None and rng.random() < 0.25:
-            n = len(fam.poverty.members)
-            inc = min(fam.poverty.income) * n  # cents
-            choice = rng.random()
-            if choice < 0.35:
-                target = rng.randrange(2_000_000, 3_500_000)  # above the amount threshold (R03)
-            elif choice < 0.6:
-                target = 1_999_999  # 19999.99 yuan: just under 20000
-            elif inc // 2 < 2_000_000:
-                target = inc // 2 - rng.randrange(1, 5000)  # just under half the household income
-        for p, _ in fam.persons:
-            h = p.health
-            if h == C.SERIOUS_ILLNESS:
-                n, lo, hi, diag = rng.randint(3, 10), 3000, 60000, DIAG_SERIOUS
-            elif h == "长期慢性病":
-                n, lo, hi, diag = rng.randint(2, 8), 200, 4000, DIAG_CHRONIC
-            elif h == "残疾" or rng.random() < (0.05 if fam.kind == "general" else 0.12):
-                n, lo, hi, diag = rng.randint(1, 3), 150, 3000, DIAG_OTHER
-            else:
-                continue
-            d = rng.choice(diag)
-            rows = []
-            for _ in range(n):
-                total = rng.randrange(lo * 100, hi * 100)
-                ins = total * rng.randrange(50, 71) // 100
-                crit = (total - ins) * rng.randrange(30, 61) // 100 if total > 1_500_000 else 0
-                aid = (total - ins - crit) * rng.randrange(20, 71) // 100 if fam.kind != "general" and rng.random() < 0.6 else 0
-                rows.append([_rand_date(rng, start, end), total, ins, crit, aid, total - ins - crit - aid, d])
-            fam.medical[p.key] = rows
-        if target is not None:
-            # put the household's whole burden into the window every quarter sees, summing to target
-            sick = next((p for p, _ in fam.persons if p.health == C.SERIOUS_ILLNESS), fam.persons[0][0])
-            for p, _ in fam.persons:
-                fam.medical.pop(p.key, None)
-            k = rng.randint(2, 5)
-            cuts = sorted(rng.sample(range(1, target), k - 1)) if target > k else []
-            parts = [b - a for a, b in zip([0] + cuts, cuts + [target])]
-            rows = []
-            diag = rng.choice(DIAG_SERIOUS)  # one illness behind the whole burden
-            for oop in parts:
-                total = oop * 3
-                ins = total - oop - oop // 2
-                crit = oop // 2
-                rows.append([_rand_date(rng, common_lo, common_hi), total, ins, crit, 0, oop, diag])
-            fam.medical[sick.key] = rows
-
-    # ---- true records per quarter ---------------------------------------------------------------
     def records(self, fam: Family, qi: int) -> list[Rec]:
         """The true rows every source holds about this family in quarter qi (empty if absent)."""
         if not (fam.first_q <= qi <= fam.last_q):

@@ -15,7 +15,7 @@ import duckdb
 import polars as pl
 
 from matchers import warehouse
-from matchers.rules.engine import VIA_MEMBER
+from matchers.rules.engine import VIA_GUARDIAN, VIA_MEMBER
 
 DISTRICT = "江夏区"
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -123,7 +123,7 @@ class RulesWarehouse:
                     out.append({
                         "quarter": self.quarter, "household_key": key, "source": source,
                         "household_id": household_id, "person_id": student, "relation": None,
-                        "is_head": False, "via": "guardian",
+                        "is_head": False, "via": VIA_GUARDIAN,
                     })
         return out
 

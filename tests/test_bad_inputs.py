@@ -5,6 +5,7 @@ was, or loads with the damage marked on the row (null cell + row_issues) or the 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from assets.partitions import QUARTER_PARTITIONS_NAME
 from assets.resources import WarehouseResource
 from matchers import warehouse
 from matchers.contract import SOURCES
-from matchers.extract_reader import ExtractFileError
+from matchers.extract_reader import ExtractFileError, read_extract_file
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
@@ -45,6 +46,18 @@ FILE_ERRORS = {
     "assistance_missing_column.csv": "缺少必需的列“救助类别”",
     "assistance_duplicated_header.csv": "表头“身份证号”重复出现在第E、M列",
     "assistance_unclosed_quote.csv": "第3行有未闭合的引号",
+    "assistance_row_beyond_limit.xlsx": "工作表有第9,999,999行,超过读取的行数上限5,000,000行",
+    "assistance_column_beyond_limit.xlsx": "工作表第9行有第16,385列(XFE9),超过读取的列数上限16,384列",
+    "assistance_too_many_columns.csv": "第2行有17,012列,超过读取的列数上限16,384列",
+}
+# case file → (environment variable lowering a limit, expected message substring)
+LIMIT_ERRORS = {
+    "assistance_unpacks_large.xlsx": (
+        ("EXTRACT_MAX_BYTES", "10000000"), "解压后共12,0"
+    ),
+    "assistance_long_cell.csv": (
+        ("EXTRACT_MAX_CELL_CHARS", "1000"), "第2行第M列“备注”的单元格长5,000个字符,超过读取的单元格长度上限1,000个字符"
+    ),
 }
 
 
@@ -157,7 +170,96 @@ def test_unusable_file_fails_its_source_and_changes_nothing(wh_copy, tmp_path, n
         load(wh_copy, extracts, "assistance")
     message = str(exc.value)
     assert name in message and FILE_ERRORS[name] in message, message
+    assert_officer_can_read(message)
     assert snapshot(wh_copy) == before
+
+
+def assert_officer_can_read(message: str) -> None:
+    """No Python class name, traceback or source path in a message an officer reads."""
+    assert not re.search(r"[A-Z][a-z]+(Error|Exception)|Traceback|\.py\b|matchers[/.]", message), message
+
+
+def test_missing_column_message_names_the_headers_found_and_the_accepted_names(wh_copy, tmp_path):
+    extracts = quarter_with(tmp_path, CORPUS / "assistance_missing_column.csv")
+    with pytest.raises(ExtractFileError) as exc:
+        load(wh_copy, extracts, "assistance")
+    message = str(exc.value)
+    assert message.startswith("文件“assistance_missing_column.csv”第1行表头缺少必需的列“救助类别”(可用的列名:救助类别)")
+    assert "该行的列名为:“序号”、“家庭编号”、“与户主关系”、“姓名”、“身份证号”" in message
+    assert "contract" not in message
+
+
+def test_missing_column_of_another_source_names_its_accepted_headers(tmp_path):
+    from tests.bad_inputs.make_corpus import GOOD, csv_bytes
+
+    path = tmp_path / "disability.csv"
+    path.write_bytes(csv_bytes([["姓名", "身份证", "等级"], ["王秀英", GOOD[0][4], "一级"]]))
+    with pytest.raises(ExtractFileError) as exc:
+        read_extract_file(path, "disability")
+    message = str(exc.value)
+    assert "缺少必需的列“残疾等级”(可用的列名:残疾等级)" in message
+    assert "该行的列名为:“姓名”、“身份证”、“等级”" in message
+
+
+def test_a_file_the_system_will_not_let_us_read_says_so_in_chinese(tmp_path, monkeypatch):
+    path = tmp_path / "assistance.csv"
+    path.write_bytes((CORPUS / "assistance_mixed_encoding.csv").read_bytes())
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(ExtractFileError) as exc:
+        read_extract_file(path, "assistance")
+    assert str(exc.value) == "文件“assistance.csv”没有读取权限,请管理员检查该文件的权限"
+
+
+@pytest.mark.parametrize("name", sorted(LIMIT_ERRORS))
+def test_file_beyond_a_lowered_limit_is_refused_naming_the_limit(wh_copy, tmp_path, monkeypatch, name):
+    (variable, value), expected = LIMIT_ERRORS[name]
+    extracts = quarter_with(tmp_path, CORPUS / name)
+    load(wh_copy, extracts, "assistance")  # within the default limits the file loads
+    before = snapshot(wh_copy)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ExtractFileError) as exc:
+        load(wh_copy, extracts, "assistance")
+    message = str(exc.value)
+    assert name in message and expected in message and variable in message, message
+    assert "表头" not in message
+    assert_officer_can_read(message)
+    assert snapshot(wh_copy) == before
+
+
+def test_link_leading_out_of_the_quarter_folder_is_refused_not_followed(wh_copy, tmp_path, monkeypatch):
+    """A link named like the department's file pointing at a file elsewhere: refused, its target
+    never read (not for the roll, not for the change fingerprint); a link inside the folder loads."""
+    from matchers import extract_changes
+
+    outside = tmp_path / "elsewhere" / "secret.csv"
+    outside.parent.mkdir()
+    outside.write_bytes((CORPUS / "assistance_mixed_encoding.csv").read_bytes())
+    extracts = quarter_with(tmp_path)
+    (extracts / QUARTER / "assistance_link.csv").symlink_to(outside)
+    before = snapshot(wh_copy)
+    real_open = open
+
+    def guarded_open(file, *args, **kwargs):
+        assert Path(file).resolve() != outside.resolve(), "the link's target was read"
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", guarded_open)
+    monkeypatch.setattr("io.open", guarded_open)
+    with pytest.raises(ExtractFileError) as exc:
+        load(wh_copy, extracts, "assistance")
+    assert "assistance_link.csv" in str(exc.value) and "指向季度文件夹以外的链接" in str(exc.value)
+    assert extract_changes.fingerprint(extracts, QUARTER)["assistance"]["assistance_link.csv"]
+    monkeypatch.undo()
+    assert snapshot(wh_copy) == before
+    (extracts / QUARTER / "assistance_link.csv").unlink()
+    (extracts / QUARTER / "assistance_real.csv").write_bytes(outside.read_bytes())
+    (extracts / QUARTER / "assistance_link.csv").symlink_to("assistance_real.csv")
+    result = load(wh_copy, extracts, "assistance")
+    assert {f["source_file"] for f in result["files"]} == {"assistance_link.csv", "assistance_real.csv"}
 
 
 def test_one_bad_part_fails_the_whole_split_source(wh_copy, tmp_path):
@@ -208,6 +310,23 @@ def test_extract_asset_failure_says_what_failed_and_that_the_warehouse_is_unchan
     text = str(failure.event_specific_data.error.to_string())
     assert "assistance_encrypted.xlsx" in text and "设置了打开密码" in text and "仓库中的数据保持不变" in text
     assert snapshot(wh_copy) == before
+
+
+def test_extract_asset_failure_masks_an_id_in_the_file_name(wh_copy, tmp_path):
+    from matchers.privacy import contains_full_id
+
+    extracts = quarter_with(tmp_path, ("assistance_王秀英420102195001011238.csv", b""))
+    resource = WarehouseResource(path=str(wh_copy), extracts_dir=str(extracts), exports_dir=str(tmp_path / "exports"))
+    with DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [QUARTER])
+        result = materialize(
+            [build_extract_asset("assistance")], partition_key=QUARTER, resources={"warehouse": resource},
+            instance=instance, raise_on_error=False,
+        )
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.event_specific_data.error
+    shown = [error.message] + [str(v.value) for v in failure.event_specific_data.user_failure_data.metadata.values()]
+    assert any("4201**********1238" in t for t in shown) and not any(contains_full_id(t) for t in shown), shown
 
 
 # ---- row-level damage: the file loads, the damage is marked or the row quarantined ------------
@@ -307,9 +426,41 @@ def test_merged_cells_in_the_data_area_fill_every_row_they_span(wh_copy, tmp_pat
     assert any("合并单元格" in w for w in result["warnings"])
 
 
+def test_sparse_sheets_load_only_their_cells(wh_copy, tmp_path):
+    """A sheet claiming A1:XFD10000 and one with stray cells in column XFD load as the plain roll."""
+    for name in ("assistance_sparse_dimension.xlsx", "assistance_stray_far_cells.xlsx"):
+        result = load_row_case(wh_copy, tmp_path / name, name)
+        assert result["accepted"] == 3 and not result["warnings"]
+        assert rows(wh_copy, "source_row, name_norm") == [(1, "王秀英"), (2, "张伟"), (3, "李娜")]
+
+
+def test_ids_in_a_text_formula_or_with_invisible_characters_are_repaired(wh_copy, tmp_path):
+    from matchers.ids import ISSUE_INVISIBLE, ISSUE_SEP, ISSUE_TEXT_FORMULA, ISSUE_WHITESPACE
+
+    load_row_case(wh_copy, tmp_path, "assistance_wrapped_ids.csv")
+    got = rows(wh_copy, "source_row, id_norm, id_issue")
+    assert [r[1] for r in got] == ["420102195001011238", "420106199001011231", "42011119800101106X"]
+    repairs = {ISSUE_TEXT_FORMULA, ISSUE_INVISIBLE, ISSUE_WHITESPACE}
+    assert [set(r[2].split(ISSUE_SEP)) & repairs for r in got] == [
+        {ISSUE_TEXT_FORMULA}, {ISSUE_INVISIBLE}, {ISSUE_INVISIBLE, ISSUE_WHITESPACE}
+    ]
+
+
+def test_unknown_districts_are_null_and_marked_and_formula_text_stays_text(wh_copy, tmp_path):
+    load_row_case(wh_copy, tmp_path, "assistance_districts_and_formulas.csv")
+    got = rows(wh_copy, "source_row, district, street, community, row_issues")
+    assert [r[:4] for r in got] == [
+        (1, None, "+cmd|' /C calc'!A0", "@SUM(1)"),
+        (2, "江岸区", "-2+3", "=1+1"),
+        (3, None, "纸坊街道", "幸福社区"),
+    ]
+    assert "“区”值“=HYPERLINK(\"http://example.invalid\",\"点击\"…”不是本市的区,已置空" in got[0][4]
+    assert got[1][4] is None and "“区”值“东湖高新区”不是本市的区" in got[2][4]
+
+
 def test_corpus_files_stay_small():
     sizes = {p.name: p.stat().st_size for p in CORPUS.iterdir() if p.name.startswith("assistance_")}
-    assert len(sizes) == 26 and max(sizes.values()) < 20_000, sizes
+    assert len(sizes) == 35 and max(sizes.values()) < 20_000, sizes
     assert not os.path.exists(CORPUS / "assistance_big.csv")
 
 

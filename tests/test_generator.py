@@ -192,3 +192,70 @@ def test_committed_sample_has_near_misses_that_the_truth_does_not_flag():
             if len(fam.assistance) == 2 and fam.assistance[1].status[qi] != "在保":
                 near["Q01"] += 1
     assert {k for k, n in near.items() if n >= 1} == {"R01", "R02", "M07", "Q02", "M02", "Q01"}, dict(near)
+
+
+def test_default_population_regenerates_the_committed_sample_byte_for_byte(tmp_path):
+    """`make sample` (300 households, seed 20260930) writes exactly the committed files."""
+    generate(tmp_path, 300, 20260930, QUARTERS, log=None)
+    committed = {k: v for k, v in _digest(SAMPLE).items() if k.startswith(("extracts/", "truth/"))}
+    assert _digest(tmp_path) == committed
+
+
+@pytest.fixture(scope="module")
+def city2(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("city2")
+    generate(out, 400, 7, QUARTERS, log=None, population="city2")
+    return out
+
+
+def test_city2_is_another_population_with_its_own_name_frequencies(city2, tmp_path):
+    generate(tmp_path, 400, 7, QUARTERS, log=None)
+
+    def namesakes(root):
+        persons = list(csv.DictReader(open(root / "truth" / "persons.csv", encoding="utf-8")))
+        counts = defaultdict(int)
+        for p in persons:
+            counts[(p["name"], p["district"])] += 1
+        return sum(n for n in counts.values() if n > 1) / len(persons)
+    assert namesakes(city2) > namesakes(tmp_path) + 0.05
+    assert "city2" in (city2 / "truth" / "README.md").read_text(encoding="utf-8")
+
+
+def test_city2_patients_carry_different_diagnoses_across_settlements(city2):
+    diagnoses = defaultdict(set)
+    for path in (city2 / "extracts" / "2026Q3").glob("medical_part*.csv"):
+        header, data = _data_rows(path)
+        aliases = {fold_header(a) for a in SPECS["medical"].field("diagnosis").aliases}
+        diag = next(h for h in header if h in aliases)
+        for cells, t in zip(data, [r for r in _truth(city2, "2026Q3", "records.csv") if r["source_file"] == path.name]):
+            if t["person_key"]:
+                diagnoses[t["person_key"]].add(cells[diag])
+    assert sum(1 for d in diagnoses.values() if len(d) > 1) >= 10
+
+
+def test_city2_has_students_reachable_only_through_their_guardian(city2):
+    """Grandchildren left off every roll of their family: RULES.md's student's households matter."""
+    for q in QUARTERS:
+        rows = _truth(city2, q, "records.csv")
+        listed = {r["person_key"] for r in rows if r["source"] in ("assistance", "poverty")}
+        flagged = {r["person_key"] for r in _truth(city2, q, "flags.csv") if r["rule_code"] == "M04"}
+        assert flagged - listed, q
+
+
+def test_unknown_population_is_refused_in_chinese(tmp_path):
+    with pytest.raises(ValueError, match="未知的人口设定"):
+        generate(tmp_path, 5, 1, QUARTERS, log=None, population="city9")
+
+
+def test_city2_names_some_guardians_without_an_id(city2):
+    truth = _truth(city2, "2026Q3", "records.csv")
+    blanked = 0
+    for path in (city2 / "extracts" / "2026Q3").glob("education*"):
+        header, data = _data_rows(path)
+        aliases = {fold_header(a) for a in SPECS["education"].field("guardian_id").aliases}
+        col = next(h for h in header if h in aliases)
+        for cells, t in zip(data, [r for r in truth if r["source_file"] == path.name]):
+            if "guardian_id_missing" in t["corruptions"]:
+                assert cells[col] == ""
+                blanked += 1
+    assert blanked >= 10

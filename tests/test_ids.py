@@ -1,4 +1,4 @@
-"""Resident ID repair and validation (issue 3): table cases plus hypothesis properties."""
+"""Resident ID repair and validation: table cases plus hypothesis properties."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from stdnum.cn import ric
 
 from matchers import ids
+from matchers.id_columns import normalise_id_column
 from matchers.ids import (
     ISSUE_APOSTROPHE,
     ISSUE_BAD_CHECK,
@@ -22,10 +23,12 @@ from matchers.ids import (
     ISSUE_FROM_CERT,
     ISSUE_FROM_STUDENT_G,
     ISSUE_FULLWIDTH,
+    ISSUE_INVISIBLE,
     ISSUE_LOWER_X,
     ISSUE_MISSING,
     ISSUE_SCIENTIFIC,
     ISSUE_SEP,
+    ISSUE_TEXT_FORMULA,
     ISSUE_STUDENT_J,
     ISSUE_STUDENT_L,
     ISSUE_TRAILING_DOT0,
@@ -36,7 +39,6 @@ from matchers.ids import (
     has_usable_id,
     is_valid_id,
     normalise_id,
-    normalise_id_column,
 )
 
 TODAY = date.today()
@@ -58,7 +60,9 @@ regions = st.one_of(st.sampled_from(WUHAN_REGIONS), st.from_regex(r"[1-8][0-9]{5
 births = st.dates(min_value=date(1890, 1, 1), max_value=TODAY)
 valid_ids = st.builds(make_id, regions, births, st.integers(0, 999))
 x_ids = st.builds(make_id, regions, births, st.integers(0, 999)).filter(lambda s: s.endswith("X"))
-SPACES = [" ", "\u3000", "\u00a0", "\t", "\u200b"]
+SPACES = [" ", "\u3000", "\u00a0", "\t"]
+# Zero-width space, LRM, RLM, BOM, word joiner, soft hyphen, LRE, LRI: format controls, not spaces.
+INVISIBLE = ["\u200b", "\u200e", "\u200f", "\ufeff", "\u2060", "\u00ad", "\u202a", "\u2066"]
 DASHES = ["-", "\u2014", "\uff0d", "\u2212"]
 
 
@@ -182,18 +186,20 @@ def repairable(draw):
         s, issues = s[:-1] + "x", issues | {ISSUE_LOWER_X}
     if draw(st.booleans()):
         s, issues = _fullwidth(s), issues | {ISSUE_FULLWIDTH}
-    for sep_set, issue in ((SPACES, ISSUE_WHITESPACE), (DASHES, ISSUE_DASH)):
+    for sep_set, issue in ((SPACES, ISSUE_WHITESPACE), (DASHES, ISSUE_DASH), (INVISIBLE, ISSUE_INVISIBLE)):
         if draw(st.booleans()):
             positions = draw(st.lists(st.integers(1, len(s) - 1), min_size=1, max_size=4))
             for p in sorted(set(positions), reverse=True):
                 s = s[:p] + draw(st.sampled_from(sep_set)) + s[p:]
             issues.add(issue)
-    if any(unicodedata.normalize("NFKC", c) != c for c in s if not (c.isspace() or c == "\u200b")):
+    if any(unicodedata.normalize("NFKC", c) != c for c in s if not (c.isspace() or c in INVISIBLE)):
         issues.add(ISSUE_FULLWIDTH)  # full-width digits, or the full-width dash U+FF0D
     if draw(st.booleans()):
         s, issues = "'" + s, issues | {ISSUE_APOSTROPHE}
     if not original.endswith("X") and draw(st.booleans()):
         s, issues = s + ".0", issues | {ISSUE_TRAILING_DOT0}
+    if draw(st.booleans()):
+        s, issues = f'="{s}"', issues | {ISSUE_TEXT_FORMULA}
     return original, s, issues
 
 
@@ -251,7 +257,7 @@ def test_excel_scientific_notation_is_kept_as_evidence_never_an_id(original, dec
 
 
 id_like_text = st.text(
-    alphabet="0123456789xX '-.E+GJL\u3000\u00a0\u200b\t４２Ｘｘ＇－—−\u2018\x1c", max_size=24
+    alphabet="0123456789xX '-.E+GJL\u3000\u00a0\u200b\u200e\ufeff\t４２Ｘｘ＇－—−\u2018\x1c=\"", max_size=24
 )
 
 
@@ -310,3 +316,23 @@ def test_issue_labels_are_chinese_and_distinct():
     assert len(labels) == len(set(labels))
     assert all(any("\u4e00" <= ch <= "\u9fff" for ch in label) for label in labels)
     assert all(ISSUE_SEP not in label for label in labels)
+
+
+@pytest.mark.parametrize(
+    "raw, issues",
+    [
+        ('="420102195001011238"', {ISSUE_TEXT_FORMULA}),
+        ('= "42011119800101106x"', {ISSUE_TEXT_FORMULA, ISSUE_LOWER_X}),
+        ("\u200e420102195001011238\u200f", {ISSUE_INVISIBLE}),
+        ("\ufeff4201\u200b0219500101\u00a01238", {ISSUE_INVISIBLE, ISSUE_WHITESPACE}),
+        ('\u202a="420102195001011238"\u202c', {ISSUE_INVISIBLE, ISSUE_TEXT_FORMULA}),
+    ],
+)
+def test_text_formula_and_invisible_characters_are_repaired_and_named(raw, issues):
+    expected = "420102195001011238" if not raw.startswith("= ") else "42011119800101106X"
+    for res in (asdict(normalise_id(raw)), _column_result(raw)):
+        assert res["id_norm"] == expected and set(res["id_issue"].split(ISSUE_SEP)) == issues
+
+
+def _column_result(raw: str) -> dict:
+    return normalise_id_column(pl.Series([raw, "420102195001011238"])).row(0, named=True)

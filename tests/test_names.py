@@ -1,4 +1,4 @@
-"""Chinese name folding (issue 3): one table row per case the issue names, plus properties."""
+"""Chinese name folding: one table row per contract case, plus properties."""
 
 from __future__ import annotations
 

@@ -123,3 +123,10 @@ def test_parse_column_equals_the_cell_parser(cells, kind):
         except Unparsed:
             expected.append((None, True))
     assert list(zip(values.to_list(), [n is not None for n in note.to_list()])) == expected
+
+
+def test_district_names_are_read_as_the_contract_spells_them():
+    from matchers.contract import district_name
+
+    assert [district_name(v) for v in ("江夏区", " 江夏 ", "武汉市江夏区", "湖北省武汉市 洪山区")] == ["江夏区", "江夏区", "江夏区", "洪山区"]
+    assert [district_name(v) for v in ("东湖高新区", "=HYPERLINK(1)", "", None, "区")] == [None] * 5

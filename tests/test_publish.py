@@ -91,7 +91,7 @@ def test_failure_inside_publish_changes_nothing(con, monkeypatch):
     def boom(name):
         raise RuntimeError("中途失败")
 
-    monkeypatch.setattr(warehouse, "_crash_point", boom)
+    monkeypatch.setattr(warehouse.faults, "crash_point", boom)
     with pytest.raises(RuntimeError):
         warehouse.publish_quarter(con, Q)
     after = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
@@ -146,7 +146,7 @@ def test_publish_ignores_a_refresh_record_the_tables_no_longer_match(con):
 def test_failure_inside_a_partial_publish_changes_nothing(con, monkeypatch):
     _record_refresh(con, ["disability", "medical"])
     before = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("source_records", "persons", "reviews")}
-    monkeypatch.setattr(warehouse, "_crash_point", lambda name: (_ for _ in ()).throw(RuntimeError("中途失败")))
+    monkeypatch.setattr(warehouse.faults, "crash_point", lambda name: (_ for _ in ()).throw(RuntimeError("中途失败")))
     with pytest.raises(RuntimeError):
         warehouse.publish_quarter(con, Q)
     assert {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in before} == before

@@ -140,22 +140,53 @@ def test_report_workbooks_with_chart_are_written_private_and_audited(tmp_path):
     by_rule = {row[1]: row for row in city["按规则"].iter_rows(min_row=2, values_only=True)}
     assert by_rule["M06"][3:6] == (2, 1, 1)
     summary = {row[0]: row for row in city["概况"].iter_rows(min_row=6, values_only=True) if row[0]}
-    assert summary["护理补贴覆盖率"][1:] == ("75.0%", "100.0%", "未达标")
-    assert summary["支出型贫困户占低保户比例"][1:] == ("66.7%", "≥10%", "达标")
+    assert summary["护理补贴覆盖率"][1:] == (0.75, 1, "未达标")  # numeric cells, shown as percentages
+    assert summary["支出型贫困户占低保户比例"][1] == pytest.approx(2 / 3)
+    assert summary["支出型贫困户占低保户比例"][2:] == (0.1, "达标")
+    by_label = {row[0].value: row for row in city["概况"].iter_rows(min_row=6) if row[0].value}
+    assert by_label["护理补贴覆盖率"][1].number_format == "0.0%"
+    assert by_label["支出型贫困户占低保户比例"][1].number_format == "0.0%"
+    assert by_label["支出型贫困户占低保户比例"][2].number_format == '"≥"0%'
+    assert by_label["本季度核查对象(条)"][1].data_type == "n" and by_label["本季度核查对象(条)"][1].number_format == "#,##0"
     assert "按区" not in openpyxl.load_workbook(out[2].path).sheetnames
     audit = con.execute("SELECT action, district, rows FROM audit_log ORDER BY district").fetchall()
     assert audit == [("export_report", "全市", 5), ("export_report", "江夏区", 3), ("export_report", "洪山区", 2)]
 
 
-def test_chart_renders_without_a_cjk_font(tmp_path, monkeypatch):
+def test_the_chart_draws_chinese_with_the_bundled_font_when_no_system_font_has_it(tmp_path, monkeypatch):
+    from fontTools.ttLib import TTFont
+    from matplotlib import font_manager
+
+    from matchers.contract import WUHAN_DISTRICTS
+    from matchers.reports import charts
+    from matchers.reports.labels import FAMILIES, UNASSIGNED_DISTRICT
+
     con = _warehouse(tmp_path, resolved=None)
     counts = quarterly.flags_by_district_quarter(con, Q)
     assert set(counts["quarter"].to_list()) == {PREV, Q}
-    monkeypatch.setattr(quarterly, "cjk_font", lambda: None)
-    png = quarterly.render_chart(counts, "核查对象数", None)
-    assert png[:4] == b"\x89PNG"
-    empty = quarterly.render_chart(counts.head(0), "核查对象数", "江夏区")
-    assert empty[:4] == b"\x89PNG"
+    # a machine without any font but matplotlib's own DejaVu
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [f for f in font_manager.fontManager.ttflist if f.name.startswith("DejaVu")])
+    for district in (None, "江夏区"):
+        assert charts.render_chart(counts, "核查对象数:各区,按季度", district)[:4] == b"\x89PNG"
+    assert charts.render_chart(counts.head(0), "核查对象数", "江夏区")[:4] == b"\x89PNG"
+    # a character the font lacks is an error, never a box
+    with pytest.raises(RuntimeError, match="缺少字符"):
+        charts.render_chart(counts, "核查对象数 \U0001F600", None)
+    # every character a chart can show is in the font
+    cmap = TTFont(charts.font_path(), lazy=True).getBestCmap()
+    shown = "".join([*WUHAN_DISTRICTS, UNASSIGNED_DISTRICT, *FAMILIES.values(), charts.NO_FLAGS_NOTE, charts.Y_LABEL,
+                     "核查对象数:各区,按季度"])
+    assert [ch for ch in shown if ord(ch) not in cmap] == []
+    con.close()
+
+
+def test_the_chart_font_is_part_of_the_report_digest(monkeypatch):
+    from matchers.reports import charts
+
+    before = quarterly.report_layout_digest.__wrapped__()
+    monkeypatch.setattr(charts, "font_identity", lambda: "another-font.otf:0")
+    assert quarterly.report_layout_digest.__wrapped__() != before
 
 
 def test_report_assets_materialize_with_counts_and_chart_metadata(tmp_path):
@@ -292,3 +323,69 @@ def test_the_report_module_does_not_import_matplotlib_until_a_chart_is_drawn():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(quarterly.Path(quarterly.__file__).resolve().parents[2]))
     assert out.stdout.strip() == "False"
+
+
+def test_a_full_disk_during_the_reports_is_reported_in_chinese_and_repeated_next_time(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from matchers.reports import _io
+
+    con = _warehouse(tmp_path, resolved="view")
+    exports = tmp_path / "exports"
+    real_open = _io.os.open
+
+    def full_disk_open(path, flags, mode=0o777):
+        if str(path).endswith(f".png.{os.getpid()}.tmp") and "江夏区" in str(path):  # 江夏区's chart
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, flags, mode)
+
+    with monkeypatch.context() as m:
+        m.setattr(_io.os, "open", full_disk_open)
+        with pytest.raises(_io.ExportError, match="磁盘空间已满") as failed:
+            write_quarterly_reports(con, Q, exports, actor="测试")
+    assert str(exports / Q) in str(failed.value)
+    again = write_quarterly_reports(con, Q, exports, actor="测试")
+    assert all(r.retried == str(failed.value) for r in again)
+    assert all(r.path.is_file() and r.chart_path.is_file() for r in again)
+    con.close()
+
+
+def test_the_report_of_a_district_no_longer_in_the_quarter_is_removed(tmp_path):
+    con = _warehouse(tmp_path, resolved="view")
+    exports = tmp_path / "exports"
+    first = {r.scope: r for r in write_quarterly_reports(con, Q, exports, actor="测试")}
+    con.execute("DELETE FROM flags WHERE district = '洪山区'").fetchall()
+    con.execute("DELETE FROM source_records WHERE district = '洪山区'").fetchall()
+    second = write_quarterly_reports(con, Q, exports, actor="测试")
+    con.close()
+    assert [r.scope for r in second] == ["全市", "江夏区"]
+    assert not first["洪山区"].path.exists() and not first["洪山区"].chart_path.exists()
+    assert len(list((exports / Q).iterdir())) == 4
+
+
+def test_report_sheets_print_landscape_a4_fitted_with_their_header_repeated_and_mark_a_past_deadline(tmp_path):
+    import zipfile
+
+    con = _warehouse(tmp_path, resolved="view")
+    before = write_quarterly_reports(con, Q, tmp_path / "a", actor="测试", now=datetime(2026, 9, 1, 9, 0))
+    after = write_quarterly_reports(con, Q, tmp_path / "b", actor="测试", now=datetime(2026, 10, 8, 9, 0))
+    con.close()
+    with zipfile.ZipFile(after[0].path) as z:
+        sheets = [z.read(f"xl/worksheets/sheet{i}.xml").decode() for i in (1, 2, 3)]
+        book = z.read("xl/workbook.xml").decode()
+    assert 'fitToHeight="0"' not in sheets[0]  # 概况 and its chart on one page
+    for xml in sheets:
+        assert 'paperSize="9"' in xml and 'orientation="landscape"' in xml
+    for xml in sheets[1:]:
+        assert 'fitToHeight="0"' in xml
+        assert '<pageSetUpPr fitToPage="1"/>' in xml
+    assert "按规则!$1:$1</definedName>" in book and "按区!$1:$1</definedName>" in book
+    assert re.search(r'<pane xSplit="3" ySplit="1" topLeftCell="D2"[^>]*state="frozen"/>', sheets[1])
+    assert "<f>" not in "".join(sheets)
+
+    def deadline_line(rep):
+        return openpyxl.load_workbook(rep.path)["概况"]["A2"].value
+
+    assert deadline_line(before[0]).startswith("报送截止:2026年09月12日(各区")
+    assert "2026年09月12日(已过期" in deadline_line(after[0])

@@ -1,4 +1,4 @@
-"""Person resolution (issue 4) on small hand-made stg_records frames, without Dagster."""
+"""Person resolution on small hand-made stg_records frames, without Dagster."""
 
 from __future__ import annotations
 
@@ -231,7 +231,9 @@ def test_households_heads_members_and_students_through_their_guardian(con):
         row("poverty", 1, "刘小红", id_norm=mother, household_id="F9", relation="配偶"),
         row("poverty", 2, "王大山", id_norm=father, household_id="F9", relation="子女"),
         row("education", 1, "王小明", id_norm=child, guardian_name_norm="刘小红", guardian_id_norm=mother),
-        row("education", 2, "王小芳", id_kind="student_j", guardian_name_norm="王大山"),
+        # the guardian ID's check digit is wrong: no valid ID, but its 17 digits are the father's
+        row("education", 2, "王小芳", id_kind="student_j", guardian_name_norm="王大山",
+            guardian_id=father[:17] + ("0" if father[17] != "0" else "1")),
     ])
     resolve_quarter(con, "2026Q3", model_path=DEFAULT_MODEL_PATH, key=KEY)
     hm = con.sql(
@@ -244,7 +246,8 @@ def test_households_heads_members_and_students_through_their_guardian(con):
     assert h1.filter(pl.col("person_id") == p["c"])["via"].item() == "guardian"
     f9 = hm.filter(pl.col("household_key") == "poverty:F9")
     assert f9.filter(pl.col("is_head"))["person_id"].to_list() == [p["m"]]
-    # the J-number student has no guardian ID: matched by the guardian's name in the district
+    # the J-number student's guardian has no valid ID: resolved with the model, on its name and
+    # the 17 digits its damaged ID still shows
     student2 = con.sql("SELECT person_id FROM work_source_records WHERE source = 'education' AND source_row = 2").fetchall()[0][0]
     assert {"assistance:H1", "poverty:F9"} <= set(hm.filter(pl.col("person_id") == student2)["household_key"])
 

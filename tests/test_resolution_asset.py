@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 
@@ -11,10 +12,13 @@ from assets.resolution import retrain_person_model, source_records
 from matchers.privacy import mask_id
 from assets.resources import WarehouseResource
 from matchers import warehouse
+from matchers.resolution.model import Model
+from matchers.resolution.resolve import DEFAULT_MODEL_PATH
 from tests.test_resolution import A_ID, background, load, row
 
 
-def test_asset_materialises_with_masked_metadata(tmp_path, monkeypatch):
+def _materialise_tiny_quarter(tmp_path, monkeypatch):
+    """source_records on a tiny quarter (it falls back to the shipped model): its metadata."""
     monkeypatch.delenv("PERSON_MODEL_PATH", raising=False)
     monkeypatch.delenv("PERSON_ID_KEY", raising=False)
     wh_path = tmp_path / "data" / "warehouse.duckdb"
@@ -30,11 +34,31 @@ def test_asset_materialises_with_masked_metadata(tmp_path, monkeypatch):
     result = materialize([source_records], partition_key="2026Q3", resources={"warehouse": resource},
                          instance=instance)
     assert result.success
-    md = result.asset_materializations_for_node("source_records")[0].metadata
+    return result.asset_materializations_for_node("source_records")[0].metadata
+
+
+def test_asset_materialises_with_masked_metadata(tmp_path, monkeypatch):
+    md = _materialise_tiny_quarter(tmp_path, monkeypatch)
     assert md["行数"].value == 32
-    text = json.dumps({k: str(v.value) for k, v in md.items()}, ensure_ascii=False)
+    text = json.dumps({k: str(v.value) for k, v in md.items() if k != "匹配权重图"}, ensure_ascii=False)
     assert not re.search(r"\d{17}[\dX]", text)
     assert (tmp_path / "data" / "person_id.key").exists()
+
+
+def test_asset_page_shows_the_model_in_force_as_a_weights_chart_and_table(tmp_path, monkeypatch):
+    md = _materialise_tiny_quarter(tmp_path, monkeypatch)
+    shipped = Model.load(DEFAULT_MODEL_PATH)
+    assert md["是否使用默认模型"].value == "是"
+    assert "改用随程序提供的默认模型" in md["人员匹配模型"].value
+    assert md["人员匹配模型sha256"].value == shipped.sha256()
+    chart = re.fullmatch(r"!\[2026Q3 人员匹配权重[^]]*\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)",
+                         md["匹配权重图"].value)
+    assert chart and base64.b64decode(chart.group(1)).startswith(b"\x89PNG")
+    table = md["匹配权重表"].value.splitlines()
+    assert len(table) == 2 + len(shipped.weight_rows())
+    name_exact = next(r for r in shipped.weight_rows() if (r["comparison"], r["level"]) == ("name", "exact"))
+    assert f"| 姓名 | {name_exact['level_label']} |" in md["匹配权重表"].value
+    assert f"{name_exact['weight']:+.2f} |" in next(line for line in table if name_exact["level_label"] in line)
 
 
 def test_retrain_job_writes_a_loadable_model(tmp_path):
@@ -50,8 +74,6 @@ def test_retrain_job_writes_a_loadable_model(tmp_path):
         resources={"warehouse": resource},
     )
     assert res.success
-    from matchers.resolution.model import Model
-
     assert Model.load(out).trained_on["quarters"] == ["2026Q3"]
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 
 from matchers import warehouse
-from matchers.resolution import incremental, person_ids, spec
+from matchers.resolution import incremental, model_store, person_ids, spec
+from matchers.resolution.model import Model
 from matchers.resolution.incremental import MODE_FULL, MODE_INCREMENTAL, resolve_with_refresh
 from matchers.resolution.resolve import DEFAULT_MODEL_PATH, resolve_quarter
 from test_resolution import KEY, background, con, load, row, valid_id  # noqa: F401 (fixture)
@@ -118,19 +118,38 @@ def test_new_row_with_the_valid_id_of_an_existing_person_joins_that_person(con):
     assert method == spec.METHOD_EXACT_ID
 
 
-def test_model_file_changed_since_publish_means_full_resolution(con, tmp_path):
+def test_refresh_scores_with_the_model_its_published_base_was_resolved_with(con, tmp_path):
     publish_first(con)
-    model = tmp_path / "person_model.json"
-    shutil.copy(DEFAULT_MODEL_PATH, model)
-    model.write_bytes(model.read_bytes() + b"\n")  # same model, another file: still not the one published
+    (base_sha,) = con.execute(
+        "SELECT details->>'model_sha256' FROM run_log WHERE step = 'resolution'"
+    ).fetchall()[0]
+    stored = model_store.load(con, Q, base_sha)
+    assert stored is not None and stored.sha256() == base_sha
+    # another fallback file on disk: the refresh still scores with the base's model, read back
+    # from match_models, so its changed rows are scored as the base's full run scored them
+    other = Model.load(DEFAULT_MODEL_PATH)
+    other.m["name"] = [0.5, 0.1, 0.1, 0.1, 0.1, 0.1]
+    path = tmp_path / "person_model.json"
+    other.save(path)
     load(con, base_rows() + [row("housing", 5, "周凤英", id_kind="none", district="蔡甸区")])
-    counts = run(con, model_path=model)
-    assert counts["mode"] == MODE_FULL and "模型文件" in counts["mode_reason"]
-    assert counts["rows_resolved"] == counts["rows"]
+    counts = run(con, model_path=path)
+    assert counts["mode"] == MODE_INCREMENTAL, counts["mode_reason"]
+    assert counts["model_sha256"] == base_sha != other.sha256()
     logged = con.execute(
-        "SELECT details->>'mode', details->>'reason' FROM run_log WHERE step = 'resolution' ORDER BY finished_at"
+        "SELECT details->>'model_sha256' FROM run_log WHERE step = 'resolution' ORDER BY finished_at"
     ).fetchall()
-    assert [m for m, _ in logged] == [MODE_FULL, MODE_FULL] and "模型文件" in logged[-1][1]
+    assert [s for (s,) in logged] == [base_sha, base_sha]
+
+
+def test_base_model_missing_from_the_warehouse_means_full_resolution(con):
+    publish_first(con)
+    con.execute("DELETE FROM match_models")
+    load(con, base_rows() + [row("housing", 5, "周凤英", id_kind="none", district="蔡甸区")])
+    counts = run(con)
+    assert counts["mode"] == MODE_FULL and "人员匹配模型" in counts["mode_reason"]
+    assert counts["rows_resolved"] == counts["rows"]
+    assert con.execute("SELECT count(*) FROM match_models WHERE model_sha256 = ?",
+                       [counts["model_sha256"]]).fetchall()[0][0] == 1
 
 
 def test_other_fallbacks_key_changed_most_rows_changed_not_published_result(con):
@@ -226,7 +245,7 @@ def test_publish_after_a_refresh_replaces_only_the_changed_sources_rows(con, mon
     # only housing rows are deleted and inserted: spy on the statements publish runs
     seen = []
     real = warehouse._replace_sources
-    monkeypatch.setattr(warehouse, "_replace_sources", lambda c, q, s: seen.append(s) or real(c, q, s))
+    monkeypatch.setattr(warehouse.publish, "_replace_sources", lambda c, q, s: seen.append(s) or real(c, q, s))
     counts = warehouse.publish_quarter(con, Q)
     assert seen == [["housing"]]
     # no stale row (the removed one, the old version of the changed one), none missing (the added one)

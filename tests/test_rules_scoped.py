@@ -252,7 +252,7 @@ def test_failure_inside_a_publish_by_difference_changes_nothing(published, tmp_p
         CHANGES["all at once"](con)
         assert run_rules(con, Q3, CONFIG).mode == scope.MODE_SCOPED
         before = _tables(con)
-        monkeypatch.setattr(warehouse, "_crash_point", lambda name: (_ for _ in ()).throw(RuntimeError("中途失败")))
+        monkeypatch.setattr(warehouse.faults, "crash_point", lambda name: (_ for _ in ()).throw(RuntimeError("中途失败")))
         with pytest.raises(RuntimeError):
             warehouse.publish_quarter(con, Q3)
         assert _tables(con) == before

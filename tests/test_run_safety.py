@@ -13,40 +13,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "extracts"
-PUBLIC = ("source_records", "persons", "flags", "household_members", "rejected_rows", "reviews")
-
-
-def _env(tmp: Path, **extra) -> dict:
-    env = dict(os.environ)
-    env.update(
-        EXTRACTS_DIR=str(tmp / "extracts"),
-        WAREHOUSE_PATH=str(tmp / "wh.duckdb"),
-        EXPORTS_DIR=str(tmp / "exports"),
-        DAGSTER_HOME=str(tmp / "dagster_home"),
-        DAGSTER_DISABLE_TELEMETRY="1",
-        PYTHONPATH=str(ROOT),
-    )
-    env.update(extra)
-    return env
 
 
 def _start(tmp: Path, quarter: str, **extra) -> subprocess.Popen:
+    from tests.conftest import pipeline_environment
+
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines.run_quarter", "--quarter", quarter],
         cwd=ROOT,
-        env=_env(tmp, **extra),
+        env=pipeline_environment(tmp, **extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-
-
-def _snapshot(path: Path) -> dict:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return {t: sorted(map(repr, con.execute(f"SELECT * FROM {t}").fetchall())) for t in PUBLIC}
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -66,25 +45,25 @@ def baseline(tmp_path_factory):
     return tmp
 
 
-def test_run_killed_inside_the_publish_transaction_leaves_warehouse_unchanged(baseline):
-    before = _snapshot(baseline / "wh.duckdb")
+def test_run_killed_inside_the_publish_transaction_leaves_warehouse_unchanged(baseline, published_tables):
+    before = published_tables(baseline / "wh.duckdb")
     p = _start(baseline, "2026Q3", WAREHOUSE_CRASH_AT="publish")
     out, _ = p.communicate(timeout=600)
     assert p.returncode != 0  # killed by SIGKILL inside publish_quarter
-    assert _snapshot(baseline / "wh.duckdb") == before
+    assert published_tables(baseline / "wh.duckdb") == before
     # and the file is healthy: the next run succeeds and publishes the quarter
     ok = _start(baseline, "2026Q3")
     out, _ = ok.communicate(timeout=600)
     assert ok.returncode == 0, out[-3000:]
-    after = _snapshot(baseline / "wh.duckdb")
+    after = published_tables(baseline / "wh.duckdb")
     assert after["reviews"] == before["reviews"]
     con = duckdb.connect(str(baseline / "wh.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM source_records WHERE quarter = '2026Q3'").fetchone()[0] > 0
     con.close()
 
 
-def test_run_killed_early_leaves_published_tables_unchanged(baseline):
-    before = _snapshot(baseline / "wh.duckdb")
+def test_run_killed_early_leaves_published_tables_unchanged(baseline, published_tables):
+    before = published_tables(baseline / "wh.duckdb")
     p = _start(baseline, "2026Q3")
     deadline = time.time() + 300
     for line in p.stdout:  # kill as soon as the first department has been read
@@ -92,7 +71,7 @@ def test_run_killed_early_leaves_published_tables_unchanged(baseline):
             break
     p.kill()
     p.wait(timeout=60)
-    assert _snapshot(baseline / "wh.duckdb") == before
+    assert published_tables(baseline / "wh.duckdb") == before
 
 
 def _lock_is_held(warehouse_path: Path) -> bool:

@@ -12,99 +12,11 @@ import openpyxl
 import pytest
 
 from matchers import warehouse
+from matchers.reports.columns import COL_FLAG_ID, INFO_SHEET, workbook_path
 from matchers.reports.labels import DECISIONS, FAMILIES
-from matchers.reports.workbooks import (
-    COL_DECISION,
-    COL_FLAG_ID,
-    COL_NOTE,
-    COL_REVIEWER,
-    INFO_SHEET,
-    WorkbookError,
-    export_district_workbooks,
-    import_reviews,
-    workbook_path,
-)
-
-Q = "2026Q3"
-FULL_ID = re.compile(r"\d{17}[\dXx]")
-
-PERSONS = [
-    # person_id, id_number, name, district
-    ("P1", "420115198001011234", "王秀英", "江夏区"),
-    ("P2", "42011519751212567X", "李建国", "江夏区"),
-    ("P3", "420111196505053456", "张伟", "洪山区"),
-    ("P4", "420115201003037890", "刘小明", "江夏区"),
-]
-FLAGS = [
-    # flag_id, rule_code, person_id, district, reason, first_seen
-    ("F-M02-1", "M02", "P1", "江夏区", "王秀英(4201**********1234) 残疾等级二级,未享受重度残疾人护理补贴", "2026Q2"),
-    ("F-R01-2", "R01", "P2", "江夏区", "李建国(4201**********567X) 已脱贫户人均纯收入6500元,低于监测线7800元", Q),
-    ("F-Q03-4", "Q03", "P4", "江夏区", "刘小明 学籍号G420115201003037890,无可用身份证号", Q),
-    ("F-M02-3", "M02", "P3", "洪山区", "张伟(4201**********3456) 残疾等级一级,未享受重度残疾人护理补贴", Q),
-]
-
-
-def _warehouse(tmp_path: Path):
-    con = warehouse.connect(tmp_path / "wh.duckdb")
-    for pid, idn, name, district in PERSONS:
-        con.execute(
-            "INSERT INTO persons (person_id, id_number, name, district) VALUES (?, ?, ?, ?)",
-            [pid, idn, name, district],
-        ).fetchall()
-        con.execute(
-            "INSERT INTO source_records (quarter, source, source_file, source_row, person_id, name_raw, id_raw,"
-            " id_norm, district, street, community) VALUES (?, 'disability', 'disability.csv', ?, ?, ?, ?, ?, ?,"
-            " '纸坊街道', '大桥社区')",
-            [Q, int(pid[1:]), pid, name, idn, idn, district],
-        ).fetchall()
-    for fid, rule, pid, district, reason, first_seen in FLAGS:
-        evidence = json.dumps([{"source": "disability", "source_file": "disability.csv", "source_row": int(pid[1:])}])
-        con.execute(
-            "INSERT INTO flags (quarter, flag_id, rule_code, person_id, district, reason, evidence, first_seen,"
-            " review_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '待核查')",
-            [Q, fid, rule, pid, district, reason, evidence, first_seen],
-        ).fetchall()
-    return con
-
-
-def _fill(path: Path, decisions: dict[str, tuple[str, str | None, str | None]], extra_rows=()) -> None:
-    """Write decision/note/reviewer for the given flag_ids, and append `extra_rows` to the first sheet."""
-    wb = openpyxl.load_workbook(path)
-    for ws in wb.worksheets:
-        if ws.title == INFO_SHEET:
-            continue
-        header = [c.value for c in ws[2]]
-        col = {h: i + 1 for i, h in enumerate(header)}
-        for r in range(3, ws.max_row + 1):
-            fid = ws.cell(r, col[COL_FLAG_ID]).value
-            if fid in decisions:
-                decision, note, reviewer = decisions[fid]
-                ws.cell(r, col[COL_DECISION]).value = decision
-                ws.cell(r, col[COL_NOTE]).value = note
-                ws.cell(r, col[COL_REVIEWER]).value = reviewer
-    ws = wb.worksheets[0]
-    header = [c.value for c in ws[2]]
-    col = {h: i + 1 for i, h in enumerate(header)}
-    for fid, decision in extra_rows:
-        r = ws.max_row + 1
-        ws.cell(r, col[COL_FLAG_ID]).value = fid
-        ws.cell(r, col[COL_DECISION]).value = decision
-    wb.save(path)
-
-
-def _reviews(con) -> list[tuple]:
-    return con.execute(
-        "SELECT flag_id, decision, note, reviewer, decided_at, quarter, import_file, import_row"
-        " FROM reviews ORDER BY rowid"
-    ).fetchall()
-
-
-@pytest.fixture
-def exported(tmp_path):
-    con = _warehouse(tmp_path)
-    out = export_district_workbooks(con, Q, tmp_path / "exports", actor="测试")
-    yield con, {w.district: w for w in out}, tmp_path
-    con.close()
+from matchers.reports.review_import import WorkbookError, import_reviews
+from matchers.reports.workbooks import export_district_workbooks
+from workbook_helpers import FLAGS, FULL_ID, Q, fill_workbook, make_warehouse, reviews_of
 
 
 def test_each_district_gets_only_its_flags_with_masked_ids(exported):
@@ -125,7 +37,7 @@ def test_each_district_gets_only_its_flags_with_masked_ids(exported):
                 header = [c.value for c in ws[2]]
                 fid_col = header.index(COL_FLAG_ID)
                 flag_ids |= {r[fid_col] for r in ws.iter_rows(min_row=3, values_only=True) if r[fid_col]}
-                assert ws.freeze_panes == "A3"
+                assert ws.freeze_panes == "E3"  # 序号, 姓名, 身份证号, 核查结论 frozen
                 assert ws.auto_filter.ref is not None
                 dv = [d for d in ws.data_validations.dataValidation if d.type == "list"]
                 assert dv and all(x in dv[0].formula1 for x in DECISIONS)
@@ -141,13 +53,13 @@ def test_each_district_gets_only_its_flags_with_masked_ids(exported):
 def test_filled_workbook_round_trips_into_reviews(exported):
     con, out, _ = exported
     path = out["江夏区"].path
-    _fill(path, {
+    fill_workbook(path, {
         "F-M02-1": ("属实已纳入救助", "已于8月纳入护理补贴", "陈敏"),
         "F-R01-2": ("不属实", None, None),
     })
     result = import_reviews(con, path, reviewer="导入员", now=datetime(2026, 9, 5, 10, 0))
     assert (result.applied, result.unchanged, result.empty, result.problems) == (2, 0, 1, [])
-    rows = _reviews(con)
+    rows = reviews_of(con)
     assert sorted((r[0], r[1], r[2], r[3], r[5], r[6]) for r in rows) == [
         ("F-M02-1", "属实已纳入救助", "已于8月纳入护理补贴", "陈敏", Q, path.name),
         ("F-R01-2", "不属实", None, "导入员", Q, path.name),
@@ -165,7 +77,7 @@ def test_filled_workbook_round_trips_into_reviews(exported):
 def test_bad_rows_are_reported_and_the_rest_applied(exported):
     con, out, _ = exported
     path = out["江夏区"].path
-    _fill(
+    fill_workbook(
         path,
         {"F-M02-1": ("属实待处理", "下周复查", "陈敏"), "F-Q03-4": ("已核实", None, None)},
         extra_rows=[("F-NOPE-9", "不属实"), ("F-M02-3", "不属实")],
@@ -178,24 +90,24 @@ def test_bad_rows_are_reported_and_the_rest_applied(exported):
     assert "不存在" in reasons["F-NOPE-9"]
     assert "洪山区" in reasons["F-M02-3"] and "江夏区" in reasons["F-M02-3"]
     assert all(p.row >= 3 for p in result.problems)
-    assert [r[0] for r in _reviews(con)] == ["F-M02-1"]
+    assert [r[0] for r in reviews_of(con)] == ["F-M02-1"]
     assert "无法导入 3 行" in result.summary()
 
 
 def test_importing_twice_changes_nothing_and_reviews_are_never_changed(exported):
     con, out, _ = exported
     path = out["江夏区"].path
-    _fill(path, {"F-M02-1": ("属实待处理", "下周复查", "陈敏"), "F-R01-2": ("无法核实", "联系不上", "陈敏")})
+    fill_workbook(path, {"F-M02-1": ("属实待处理", "下周复查", "陈敏"), "F-R01-2": ("无法核实", "联系不上", "陈敏")})
     first = import_reviews(con, path, now=datetime(2026, 9, 1))
-    before = _reviews(con)
+    before = reviews_of(con)
     second = import_reviews(con, path, now=datetime(2026, 9, 2))
     assert (first.applied, second.applied, second.unchanged) == (2, 0, 2)
-    assert _reviews(con) == before
+    assert reviews_of(con) == before
     # A later decision is appended; the earlier review row stays exactly as it was.
-    _fill(path, {"F-M02-1": ("属实已纳入救助", "已纳入", "陈敏")})
+    fill_workbook(path, {"F-M02-1": ("属实已纳入救助", "已纳入", "陈敏")})
     third = import_reviews(con, path, now=datetime(2026, 9, 3))
     assert third.applied == 1 and third.unchanged == 1
-    after = _reviews(con)
+    after = reviews_of(con)
     assert after[: len(before)] == before and len(after) == len(before) + 1
     assert con.execute("SELECT review_status FROM flags WHERE flag_id = 'F-M02-1'").fetchall() == [("属实已纳入救助",)]
     actions = con.execute("SELECT action, rows FROM audit_log WHERE action = 'import_workbook' ORDER BY logged_at").fetchall()
@@ -205,20 +117,20 @@ def test_importing_twice_changes_nothing_and_reviews_are_never_changed(exported)
 def test_conflicting_rows_for_one_flag_are_not_applied(exported):
     con, out, _ = exported
     path = out["江夏区"].path
-    _fill(path, {"F-M02-1": ("属实待处理", None, None)}, extra_rows=[("F-M02-1", "不属实")])
+    fill_workbook(path, {"F-M02-1": ("属实待处理", None, None)}, extra_rows=[("F-M02-1", "不属实")])
     result = import_reviews(con, path)
     assert result.applied == 0 and len(result.problems) == 2
     assert all("不一致" in p.reason for p in result.problems)
-    assert _reviews(con) == []
+    assert reviews_of(con) == []
 
 
 def test_a_file_that_is_not_a_workbook_is_refused(tmp_path, exported):
     con, _, _ = exported
     bad = tmp_path / "核查名单_2026Q3_江夏区.xlsx"
     bad.write_text("不是表格", encoding="utf-8")
-    with pytest.raises(WorkbookError, match="无法作为 Excel 工作簿打开"):
+    with pytest.raises(WorkbookError, match="无法作为 Excel 工作簿"):
         import_reviews(con, bad)
-    assert _reviews(con) == []
+    assert reviews_of(con) == []
 
 
 def test_command_line_import_prints_chinese_summary_and_problem_rows(exported, capsys):
@@ -226,7 +138,7 @@ def test_command_line_import_prints_chinese_summary_and_problem_rows(exported, c
 
     con, out, tmp_path = exported
     path = out["江夏区"].path
-    _fill(path, {"F-M02-1": ("属实待处理", None, None), "F-R01-2": ("待定", None, None)})
+    fill_workbook(path, {"F-M02-1": ("属实待处理", None, None), "F-R01-2": ("待定", None, None)})
     con.close()
     code = main([str(path), "--reviewer", "陈敏", "--warehouse", str(tmp_path / "wh.duckdb")])
     printed = capsys.readouterr().out
@@ -243,7 +155,7 @@ def test_workbooks_built_in_a_helper_process_are_the_same_bytes(tmp_path, monkey
     # A large export shares its districts with a helper process; forced here on the small one.
     from matchers.reports import workbooks
 
-    con = _warehouse(tmp_path)
+    con = make_warehouse(tmp_path)
     at = datetime(2026, 11, 29, 9, 30)
     serial = {w.district: w.sha256 for w in export_district_workbooks(con, Q, tmp_path / "a", actor="测试", now=at)}
     monkeypatch.setattr(workbooks, "PARALLEL_MIN_ROWS", 0)
@@ -259,7 +171,7 @@ def test_workbooks_built_in_a_helper_process_are_the_same_bytes(tmp_path, monkey
 
 def test_a_district_whose_content_did_not_change_keeps_its_file(tmp_path):
     # A nightly refresh re-exports; only the district whose flags or decisions changed is rebuilt.
-    con = _warehouse(tmp_path)
+    con = make_warehouse(tmp_path)
     first = {w.district: w for w in export_district_workbooks(con, Q, tmp_path / "x", actor="测试")}
     assert not any(w.unchanged for w in first.values())
     con.execute("UPDATE flags SET reason = reason || '。' WHERE flag_id = 'F-M02-3'").fetchall()  # 洪山区
@@ -301,7 +213,7 @@ def built(monkeypatch):
 
 
 def test_an_export_with_nothing_changed_keeps_every_file_without_building_any(tmp_path, built):
-    con = _warehouse(tmp_path)
+    con = make_warehouse(tmp_path)
     first = _export(con, tmp_path / "x")
     before = _file_state(first)
     assert sorted(built) == ["江夏区", "洪山区"]
@@ -325,13 +237,13 @@ def test_an_export_with_nothing_changed_keeps_every_file_without_building_any(tm
 
 def test_a_kept_file_does_not_depend_on_the_export_clock(tmp_path, built):
     # The audit rows say which content each file was written from; their times do not matter
-    # (an export run with an earlier `now`, a clock set back).
-    con = _warehouse(tmp_path)
+    # (an export run with an earlier `now`, a clock set back; all after the quarter's deadline).
+    con = make_warehouse(tmp_path)
     _export(con, tmp_path / "x", now=datetime(2026, 12, 1, 2, 0))
     built.clear()
-    again = _export(con, tmp_path / "x", now=datetime(2026, 1, 1, 2, 0))
+    again = _export(con, tmp_path / "x", now=datetime(2026, 10, 1, 2, 0))
     con.execute("UPDATE flags SET reason = reason || '。' WHERE flag_id = 'F-M02-3'").fetchall()
-    third = _export(con, tmp_path / "x", now=datetime(2025, 1, 1, 2, 0))
+    third = _export(con, tmp_path / "x", now=datetime(2026, 9, 20, 2, 0))
     con.close()
     assert all(w.unchanged for w in again.values())
     assert built == ["洪山区"] and third["江夏区"].unchanged and not third["洪山区"].unchanged
@@ -356,7 +268,7 @@ HONGSHAN_CHANGES = {
 
 @pytest.mark.parametrize("change", sorted(HONGSHAN_CHANGES))
 def test_a_change_to_what_one_district_shows_rebuilds_that_district_alone(tmp_path, built, change):
-    con = _warehouse(tmp_path)
+    con = make_warehouse(tmp_path)
     first = _export(con, tmp_path / "x")
     before = _file_state(first)
     built.clear()
@@ -379,7 +291,7 @@ def test_a_change_to_what_one_district_shows_rebuilds_that_district_alone(tmp_pa
 
 
 def test_a_flag_moving_to_another_district_rebuilds_both(tmp_path, built):
-    con = _warehouse(tmp_path)
+    con = make_warehouse(tmp_path)
     _export(con, tmp_path / "x")
     built.clear()
     con.execute("UPDATE flags SET district = '洪山区' WHERE flag_id = 'F-Q03-4'").fetchall()
@@ -394,7 +306,7 @@ def _filled_copy(path: Path, folder: Path, decisions: dict) -> Path:
     folder.mkdir(exist_ok=True)
     copy = folder / path.name
     copy.write_bytes(path.read_bytes())
-    _fill(copy, decisions)
+    fill_workbook(copy, decisions)
     return copy
 
 
@@ -422,7 +334,7 @@ def test_an_imported_review_rebuilds_its_district_workbook(exported, built):
 
 
 def test_a_workbook_deleted_from_the_folder_is_written_again(tmp_path, built):
-    con = _warehouse(tmp_path)
+    con = make_warehouse(tmp_path)
     at = datetime(2026, 12, 1, 2, 0)
     first = _export(con, tmp_path / "x", now=at)
     first["江夏区"].path.unlink()
@@ -435,23 +347,7 @@ def test_a_workbook_deleted_from_the_folder_is_written_again(tmp_path, built):
 
 # ---- cell texts made column by column ------------------------------------------------------------
 # The per-row texts every workbook showed before the cells were made column by column in polars:
-# the reference the column-wise _sheet_values must reproduce exactly, awkward values included.
-def _reference_rows(part):
-    from matchers.reports.labels import mask_id, mask_ids_in_text, rule_label
-    from matchers.reports.workbooks import _evidence_text, _last_decision_text
-
-    cols = [part.get_column(c).to_list() for c in (
-        "rule_code", "street", "community", "name", "id_number", "reason", "evidence", "first_seen",
-        "last_decision", "last_decided_at", "flag_id",
-    )]
-    for code, street, community, name, id_number, reason, evidence, first_seen, decision, decided_at, fid in zip(*cols):
-        yield (
-            str(code), str(rule_label(code)), str(street or ""), str(community or ""), str(name or ""),
-            str(mask_id(id_number)), mask_ids_in_text(reason), _evidence_text(evidence), str(first_seen or ""),
-            _last_decision_text(decision, decided_at), str(fid),
-        )
-
-
+# Awkward values a warehouse could hold: every evidence shape, nulls, IDs in free text, odd dates.
 def _ev(*items, **dumps):
     return json.dumps(list(items), **dumps)
 
@@ -517,36 +413,50 @@ def _awkward_frame():
     ).with_columns(family=pl.col("rule_code").str.slice(0, 1).fill_null("?"))
 
 
-def test_cell_texts_are_the_per_row_texts_for_awkward_values():
+def test_cell_texts_of_awkward_values_are_masked_texts_one_per_row():
     import polars as pl
-    from matchers.reports.workbooks import _PLAIN_EVIDENCE, _sheet_values
+
+    from matchers.reports.cell_texts import VALUE_HEADERS, sheet_values
 
     rows = _awkward_frame()
-    # both ways are exercised: evidence in the warehouse's form (polars) and every other shape
-    plain = rows.get_column("evidence").str.contains(_PLAIN_EVIDENCE).fill_null(False)
-    assert 5 <= plain.sum() < rows.height - 10
-    assert list(zip(*_sheet_values(rows))) == list(_reference_rows(rows))
+    columns = dict(zip(VALUE_HEADERS, sheet_values(rows)))
+    assert all(col.dtype == pl.String and col.len() == rows.height and col.null_count() == 0
+               for col in columns.values())
+    assert not [v for col in columns.values() for v in col.to_list() if FULL_ID.search(v)]
+    evidence = columns["数据来源"].to_list()
+    assert evidence[:4] == ["", "", "", "残联持证残疾人 d.csv 第3行"]
+    assert evidence[AWKWARD_EVIDENCE.index("not json 420106199001011234")] == "not json 4201**********1234"
+    assert evidence[-1] == evidence[3]  # the same list, indented
+    assert evidence[4] == "扶贫建档立卡/监测对象 p.csv 第7行;住建住房安全与住房救助 h.xlsx 第12行;医保结算明细;unknown_dept  第-2行"
+    decided = dict(zip(rows.get_column("last_decided_at").to_list(), columns["上次核查结论"].to_list()))
+    assert [v for k, v in decided.items() if k == datetime(2026, 8, 3, 9, 15)][0].endswith("(2026-08-03)")
+    assert columns["规则名称"].to_list()[1] == "重度残疾人护理补贴未落实"
     # a frame whose columns are all NULL (polars dtype Null) and an empty frame
     nulls = pl.DataFrame({c: [None] * 3 for c in rows.columns})
-    assert list(zip(*_sheet_values(nulls))) == list(_reference_rows(nulls))
-    assert list(zip(*_sheet_values(rows.clear()))) == []
+    assert [col.to_list() for col in sheet_values(nulls)][-2] == ["待核查"] * 3
+    assert all(col.len() == 0 for col in sheet_values(rows.clear()))
 
 
-def test_workbook_bytes_are_those_of_the_per_row_texts(monkeypatch):
+def test_workbook_cells_read_back_as_the_cell_texts(monkeypatch):
+    import io
+
     from matchers.reports import workbooks
+    from matchers.reports.cell_texts import VALUE_HEADERS, sheet_values
+    from matchers.reports.columns import COL_SEQ, HEADERS
 
     rows = _awkward_frame()
-    at = datetime(2026, 9, 1, 8, 30)
-    built = workbooks._build_workbook(Q, "江夏区", rows, at)
-    monkeypatch.setattr(workbooks, "_sheet_values", lambda part: [list(c) for c in zip(*_reference_rows(part))] or [[]] * 11)
-    assert built == workbooks._build_workbook(Q, "江夏区", rows, at)
-    # and the sheets hold each family's rows in the frame's order, masked
-    wb = openpyxl.load_workbook(__import__("io").BytesIO(built), read_only=True)
-    shown = {ws.title: [r for r in ws.iter_rows(min_row=3, values_only=True)] for ws in wb.worksheets if ws.title != INFO_SHEET}
-    assert [len(shown[name]) for name in FAMILIES.values()] == [
-        sum(1 for f in rows.get_column("family") if f == fam) for fam in FAMILIES
-    ]
-    assert not any(FULL_ID.search(str(v)) for sheet in shown.values() for row in sheet for v in row if v)
+    built = workbooks._build_workbook(Q, "江夏区", rows, datetime(2026, 9, 1, 8, 30))
+    texts = dict(zip(VALUE_HEADERS, sheet_values(rows)))
+    wb = openpyxl.load_workbook(io.BytesIO(built), read_only=True)
+    for family, name in FAMILIES.items():
+        at = [i for i, f in enumerate(rows.get_column("family").to_list()) if f == family]
+        shown = list(wb[name].iter_rows(min_row=3, values_only=True))
+        assert len(shown) == len(at)
+        for n, (i, row) in enumerate(zip(at, shown), start=1):
+            cells = dict(zip(HEADERS, row))
+            assert cells[COL_SEQ] == n
+            # openpyxl reads an empty text cell as None
+            assert {h: cells[h] or "" for h in VALUE_HEADERS} == {h: texts[h][i] for h in VALUE_HEADERS}
 
 
 def _evidence_strategy():
@@ -567,16 +477,169 @@ def _evidence_strategy():
     return st.one_of(st.none(), texts, as_json)
 
 
-def test_evidence_texts_match_the_per_row_function_for_any_shape():
+def test_evidence_of_any_shape_gives_a_masked_text_each_distinct_value_read_once():
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
     import polars as pl
-    from matchers.reports.workbooks import _evidence_text, _evidence_texts
+    from matchers.reports.cell_texts import _evidence_texts, evidence_text
 
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.lists(_evidence_strategy(), min_size=1, max_size=8))
     def check(values):
-        assert _evidence_texts(pl.Series(values, dtype=pl.String)).to_list() == [_evidence_text(v) for v in values]
+        texts = _evidence_texts(pl.Series(values, dtype=pl.String)).to_list()
+        assert texts == [evidence_text(v) for v in values]
+        assert not [t for t in texts if FULL_ID.search(t)]
 
     check()
+
+
+# ---- hostile values from a department ---------------------------------------------------------------
+HOSTILE_DISTRICT = "=cmd|' /C calc'!A0"
+HOSTILE_VALUES = {
+    "name": "杨凡ID420106199001011234",
+    "street": "纸坊街道(联系人420106199001011234)",
+    "community": '=HYPERLINK("http://evil.example","点我")',
+}
+
+
+def _written_xml_and_names(root: Path) -> tuple[list[str], list[str]]:
+    """(every XML member of every workbook under `root`, every file name under it)."""
+    import zipfile
+
+    texts, names = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        names.append(path.name)
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as z:
+                texts += [z.read(m).decode("utf-8") for m in z.namelist() if m.endswith((".xml", ".rels"))]
+    return texts, names
+
+
+def test_ids_and_formulas_typed_by_a_department_never_leave_as_ids_or_formulas(tmp_path):
+    from matchers.contract import WUHAN_DISTRICTS
+    from matchers.privacy import contains_full_id
+    from matchers.reports.labels import UNASSIGNED_DISTRICT
+    from matchers.reports.quarterly import write_quarterly_reports
+
+    con = make_warehouse(tmp_path)
+    con.execute(
+        "UPDATE source_records SET name_raw = $name, street = $street, community = $community WHERE person_id = 'P1'",
+        HOSTILE_VALUES,
+    ).fetchall()
+    con.execute("UPDATE persons SET name = $name WHERE person_id = 'P1'", {"name": HOSTILE_VALUES["name"]}).fetchall()
+    con.execute("UPDATE source_records SET district = ? WHERE person_id = 'P3'", [HOSTILE_DISTRICT]).fetchall()
+    con.execute("UPDATE flags SET district = ? WHERE person_id = 'P3'", [HOSTILE_DISTRICT]).fetchall()
+    exports = tmp_path / "exports"
+    workbooks = export_district_workbooks(con, Q, exports, actor="测试")
+    reports = write_quarterly_reports(con, Q, exports, actor="测试")
+    con.close()
+
+    known = {*WUHAN_DISTRICTS, UNASSIGNED_DISTRICT}
+    assert {w.district for w in workbooks} == {"江夏区", UNASSIGNED_DISTRICT}
+    assert {r.scope for r in reports} - {"全市"} <= known
+    texts, names = _written_xml_and_names(exports)
+    assert len(names) == 2 + 2 * len(reports) and texts
+    assert not [n for n in names if "cmd" in n or "calc" in n]
+    assert not [t for t in texts if re.search(r"<f[ >]", t)]
+    assert not [t for t in texts if contains_full_id(t)]
+    # the formula-looking values are there, as text
+    jiangxia = openpyxl.load_workbook(workbooks[0].path if workbooks[0].district == "江夏区" else workbooks[1].path)
+    values = {c.value for ws in jiangxia.worksheets for row in ws.iter_rows() for c in row if isinstance(c.value, str)}
+    assert HOSTILE_VALUES["community"] in values and "纸坊街道(联系人4201**********1234)" in values
+
+
+# ---- a full exports disk, and districts that no longer have flags ----------------------------------
+def _disk_full_after(monkeypatch, files_written: int) -> None:
+    """Every export file after the first `files_written` fails as on a full disk."""
+    import errno
+    import os as _os
+
+    from matchers.reports import _io
+
+    calls = {"n": 0}
+    real_open = _os.open
+
+    def full_disk_open(path, flags, mode=0o777):
+        calls["n"] += 1
+        if calls["n"] > files_written:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(_io.os, "open", full_disk_open)
+
+
+def test_a_full_exports_disk_gives_a_chinese_message_and_the_next_export_repeats_it(tmp_path, monkeypatch):
+    from matchers.reports._io import ExportError
+
+    con = make_warehouse(tmp_path)
+    exports = tmp_path / "exports"
+    with monkeypatch.context() as m:
+        _disk_full_after(m, files_written=1)
+        with pytest.raises(ExportError) as failed:
+            export_district_workbooks(con, Q, exports, actor="测试")
+    message = str(failed.value)
+    assert str(exports / Q) in message and "磁盘空间已满" in message and "make run" in message
+    assert "No space" not in message and "OSError" not in message
+    assert not list((exports / Q).glob(".*.tmp"))  # no partial file left
+    again = export_district_workbooks(con, Q, exports, actor="测试")
+    assert {w.district for w in again} == {"江夏区", "洪山区"} and all(w.path.is_file() for w in again)
+    assert all(w.retried == message for w in again)
+    assert all(w.retried is None for w in export_district_workbooks(con, Q, exports, actor="测试"))
+    con.close()
+
+
+def test_the_workbook_of_a_district_that_no_longer_has_flags_is_removed(tmp_path):
+    con = make_warehouse(tmp_path)
+    exports = tmp_path / "exports"
+    first = {w.district: w.path for w in export_district_workbooks(con, Q, exports, actor="测试")}
+    con.execute("DELETE FROM flags WHERE district = '洪山区'").fetchall()
+    second = export_district_workbooks(con, Q, exports, actor="测试")
+    con.close()
+    assert [w.district for w in second] == ["江夏区"]
+    assert not first["洪山区"].exists() and first["江夏区"].is_file()
+    assert sorted(p.name for p in (exports / Q).iterdir()) == [first["江夏区"].name]
+
+
+# ---- paper and laptop ---------------------------------------------------------------------------------
+def test_district_sheets_print_landscape_a4_with_names_and_decision_frozen_and_numbered_cells(tmp_path):
+    import zipfile
+
+    con = make_warehouse(tmp_path)
+    con.execute(  # a second 江夏区 flag on the 民生 sheet: its row is spliced, not written by xlsxwriter
+        "INSERT INTO flags (quarter, flag_id, rule_code, person_id, district, reason, evidence, first_seen,"
+        " review_status) VALUES (?, 'F-M02-5', 'M02', 'P2', '江夏区', '李建国 残疾等级二级', '[]', ?, '待核查')",
+        [Q, Q],
+    ).fetchall()
+    [jiangxia] = [w for w in export_district_workbooks(con, Q, tmp_path / "x", actor="测试",
+                                                        now=datetime(2026, 9, 1)) if w.district == "江夏区"]
+    con.close()
+    with zipfile.ZipFile(jiangxia.path) as z:
+        first = z.read("xl/worksheets/sheet1.xml").decode()
+        book = z.read("xl/workbook.xml").decode()
+    assert 'paperSize="9"' in first and 'orientation="landscape"' in first and 'fitToHeight="0"' in first
+    assert '<pageSetUpPr fitToPage="1"/>' in first
+    assert "!$1:$2</definedName>" in book  # title and header rows on every page
+    # 序号, 姓名, 身份证号, 核查结论 frozen: the name and the decision stay in sight together
+    assert re.search(r'<pane xSplit="4" ySplit="2" topLeftCell="E3"[^>]*state="frozen"/>', first)
+    assert re.search(r'<c r="A3" s="\d+"><v>1</v></c>', first) and re.search(r'<c r="A4" s="\d+"><v>2</v></c>', first)
+    assert "<f>" not in first
+    # rows as tall as their longest wrapped text, the spliced ones as the first
+    assert re.search(r'<row r="3" spans="1:15" ht="[\d.]+" customHeight="1">', first)
+    assert re.search(r'<row r="4" spans="1:15" ht="[\d.]+" customHeight="1">', first)
+    wb = openpyxl.load_workbook(jiangxia.path)
+    ws = wb.worksheets[0]
+    assert [c.value for c in ws[2]][:4] == ["序号", "姓名", "身份证号", "核查结论"]
+    assert ws["A4"].value == 2 and ws["A4"].number_format == "0"
+    assert "请于2026年09月12日前" in ws["A1"].value
+
+
+def test_a_list_made_after_the_quarters_deadline_says_the_date_has_passed(tmp_path):
+    con = make_warehouse(tmp_path)
+    [w, *_] = export_district_workbooks(con, Q, tmp_path / "x", actor="测试", now=datetime(2026, 10, 8))
+    con.close()
+    wb = openpyxl.load_workbook(w.path)
+    assert "反馈截止日期2026年09月12日已过" in wb.worksheets[0]["A1"].value
+    assert wb.worksheets[0]["A1"].font.color.rgb.endswith("C00000")
+    info = {r[0]: r[1] for r in wb[INFO_SHEET].iter_rows(values_only=True)}
+    assert info["反馈截止"].startswith("2026年09月12日(已过期)")

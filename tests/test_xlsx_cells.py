@@ -1,8 +1,11 @@
-"""The streaming XLSX cell reader gives exactly the grid openpyxl gave, on workbooks built to be
+"""The streaming XLSX cell reader gives exactly the cells openpyxl gives, on workbooks built to be
 awkward: shared and inline strings, rich text, long numbers, floats, exponents, dates, booleans,
-errors, cached and uncached formulas (shared ones too), merged cells, gaps, a banner."""
+errors, cached and uncached formulas (shared ones too), merged cells, gaps, a banner. Rows are not
+padded to the sheet's `<dimension>` (openpyxl's are), so grids are compared without trailing empty
+cells and rows, against openpyxl reading the sheet without its dimension."""
 
 import datetime as dt
+import re
 import zipfile
 from pathlib import Path
 
@@ -18,9 +21,33 @@ from matchers.xlsx_cells import cell_text
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
+def trimmed(grid) -> list[list[str]]:
+    """Rows without trailing empty cells, the grid without trailing empty rows."""
+    rows = [list(row) for row in grid]
+    for row in rows:
+        while row and row[-1] == "":
+            row.pop()
+    while rows and not rows[-1]:
+        rows.pop()
+    return rows
+
+
+def _without_dimension(path: Path) -> Path:
+    """The package with its first sheet's `<dimension>` removed (openpyxl then reads every row)."""
+    out = path.with_name("nodim_" + path.name)
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb"<dimension [^>]*/>", b"", data)
+            zout.writestr(item, data)
+    return out
+
+
 def openpyxl_reference(path: Path) -> tuple[list[list[str]], list[str]]:
-    """The grid as the reader built it with openpyxl alone (the code this reader replaced):
-    cached values, then formula text where a formula has no cached value."""
+    """The grid as openpyxl alone gives it, trimmed: cached values, then formula text where a
+    formula has no cached value."""
+    path = _without_dimension(path)
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     values = [list(row) for row in wb.worksheets[0].iter_rows(values_only=True)]
     wb.close()
@@ -34,12 +61,12 @@ def openpyxl_reference(path: Path) -> tuple[list[list[str]], list[str]]:
                 values[r][c] = v
                 uncomputed.append(f"{openpyxl.utils.get_column_letter(c + 1)}{r + 1}")
     wb.close()
-    return [[cell_text(v) for v in row] for row in values], uncomputed
+    return trimmed([[cell_text(v) for v in row] for row in values]), uncomputed
 
 
 def assert_same_as_openpyxl(path: Path) -> list[list[str]]:
     warnings: list[str] = []
-    grid = read_xlsx_grid(path, warnings)
+    grid = trimmed(read_xlsx_grid(path, warnings))
     expected, uncomputed = openpyxl_reference(path)
     assert grid == expected
     if uncomputed:
@@ -75,7 +102,7 @@ def test_openpyxl_written_workbook_with_every_kind_of_cell(tmp_path):
     assert grid[3][5] == "2026-07-01" and grid[4][5] == "2026-07-01 08:30:00"
     assert (grid[3][6], grid[4][6]) == ("是", "否")
     assert grid[5][7] == "=1+1"  # openpyxl writes no cached value: the formula text is kept
-    assert grid[1] == [""] * 11  # the empty row, as wide as the sheet
+    assert grid[1] == []  # the empty row costs nothing, whatever the sheet's width
 
 
 def test_xlsxwriter_workbook_with_shared_strings_and_cached_formulas(tmp_path):
@@ -149,7 +176,7 @@ SHARED = f"""<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
     [
         '<dimension ref="A1:F9"/>',  # as written
         "",  # no dimension: rows as wide as their last cell
-        '<dimension ref="A1:C4"/>',  # too small: openpyxl cuts the grid to it
+        '<dimension ref="A1:C4"/>',  # too small: every row in the XML is read all the same
     ],
 )
 def test_hand_written_sheet_xml_edge_cases(tmp_path, dimension):
@@ -168,11 +195,12 @@ def test_hand_written_sheet_xml_edge_cases(tmp_path, dimension):
 </sheetData><mergeCells count="1"><mergeCell ref="A5:A7"/></mergeCells></worksheet>"""
     path = _with_sheet_xml(_base_workbook(tmp_path), sheet, SHARED)
     grid = assert_same_as_openpyxl(path)
-    if not dimension:
+    if dimension != '<dimension ref="A1:F9"/>':
         assert grid[0] == ["姓名", " 身份证号 ", "王秀英"]
         assert grid[2] == ["张三", "420102199001011234", "1.5", "3.00000000000000E+17", "2025-12-31", "#N/A"]
         assert grid[3] == ["无坐标", "富文本", "", "", "否", "ab"]
         assert grid[4][:3] == ["a_x000D_b", "", ""]  # x005F_ removed as openpyxl does; <t/> is empty
+        assert grid[8] == ["", "末行"]
         assert grid[5][4] == "=B4+1" and grid[6][0] == "42"
 
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import getpass
 import hashlib
 import json
 import os
 import re
 import warnings
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from matchers.contract import QUARTER_PATTERN
+from matchers.quarters import parse_quarter as check_quarter
+from matchers.warehouse import transaction
 
 from .labels import REPORT_DEADLINE_DAY
 
@@ -26,17 +29,15 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 _UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\s]+')
 
 
-def check_quarter(quarter: str) -> tuple[int, int]:
-    m = QUARTER_PATTERN.match(quarter or "")
-    if not m:
-        raise ValueError(f"季度格式应为 2026Q3 这样的形式,收到“{quarter}”")
-    return int(m.group(1)), int(m.group(2))
-
-
 def report_deadline(quarter: str) -> date:
     """Districts report by the 12th of the quarter's last month (2026Q3 → 2026-09-12)."""
     year, q = check_quarter(quarter)
     return date(year, 3 * q, REPORT_DEADLINE_DAY)
+
+
+def deadline_passed(quarter: str, on: date) -> bool:
+    """Whether the quarter's feedback deadline is before `on` (the day a list or report is made)."""
+    return on > report_deadline(quarter)
 
 
 def safe_part(text: str) -> str:
@@ -54,21 +55,87 @@ def private_dir(path: Path) -> Path:
     return path
 
 
-def write_private(path: Path, data: bytes) -> str:
-    """Write `data` to `path` readable by its owner only (0600), atomically. Returns the sha256."""
-    private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+class ExportError(RuntimeError):
+    """An export file could not be written; the message (Chinese) names the folder and what to do."""
+
+
+_WRITE_PROBLEMS = {
+    errno.ENOSPC: "磁盘空间已满",
+    errno.EDQUOT: "磁盘配额已用完",
+    errno.EACCES: "没有写入权限",
+    errno.EPERM: "没有写入权限",
+    errno.EROFS: "磁盘是只读的",
+}
+
+
+def export_error(folder: Path, exc: OSError) -> ExportError:
+    what = _WRITE_PROBLEMS.get(exc.errno, f"系统错误码 {exc.errno}")
+    return ExportError(
+        f"无法在导出文件夹 {folder} 中写入文件({what})。数据仓库中的比对结果不受影响,只是核查名单或报表没有写完:"
+        "请清理该文件夹所在磁盘或检查权限后重新运行 make run,下次运行会重新生成所有没有写好的文件"
+    )
+
+
+@contextmanager
+def failure_recorded(con: duckdb.DuckDBPyConnection, *, action: str, quarter: str, actor: str | None,
+                     at: datetime):
+    """Record an ExportError raised inside as an `action` audit row (its message), then re-raise:
+    the next export finds it (last_export_failure) and says that it repeats the failed one."""
     try:
+        yield
+    except ExportError as exc:
+        with transaction(con):
+            audit(con, action=action, quarter=quarter, district=None, file=None, sha256=None, actor=actor,
+                  rows=None, at=at, details={"message": str(exc)})
+        raise
+
+
+def write_private(path: Path, data: bytes) -> str:
+    """Write `data` to `path` readable by its owner only (0600), atomically. Returns the sha256.
+    A file that cannot be written raises ExportError (Chinese, naming the folder); no partial
+    file is left."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        private_dir(path.parent)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise export_error(path.parent, exc) from exc
     except BaseException:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
         raise
     return hashlib.sha256(data).hexdigest()
+
+
+def last_export_failure(con: duckdb.DuckDBPyConnection, quarter: str, action: str, failed_action: str
+                        ) -> str | None:
+    """The message of the quarter's last `action` export when it failed (its `failed_action` audit
+    row is the latest of the two), else None."""
+    row = con.execute(
+        "SELECT action, details->>'$.message' FROM audit_log WHERE quarter = ? AND action IN (?, ?)"
+        " ORDER BY logged_at DESC LIMIT 1",
+        [quarter, action, failed_action],
+    ).fetchone()
+    return row[1] if row and row[0] == failed_action else None
+
+
+def remove_stale(folder: Path, pattern: str, keep: set[Path]) -> list[Path]:
+    """Remove the files of `folder` matching `pattern` that are not in `keep` (the export's own):
+    the files of a district that no longer has anything to show. Returns what was removed."""
+    removed = []
+    if folder.is_dir():
+        for old in sorted(folder.glob(pattern)):
+            if old not in keep:
+                try:
+                    old.unlink()
+                except OSError as exc:
+                    raise export_error(folder, exc) from exc
+                removed.append(old)
+    return removed
 
 
 def layout_digest(files: list[Path | str], labels: object, versions: dict[str, str]) -> str:

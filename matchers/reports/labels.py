@@ -29,10 +29,20 @@ DECISIONS: tuple[str, ...] = tuple(REVIEW_DECISIONS)  # WAREHOUSE.md reviews.dec
 PENDING = PENDING_REVIEW  # flags.review_status before any decision
 
 CITY = "全市"
-UNASSIGNED_DISTRICT = "未明确区"  # flags whose district is null
+UNASSIGNED_DISTRICT = "未明确区"  # flags whose district is null or not one of the city's districts
+# SQL: a district in the contract's list, else the unassigned one (parameters $districts: the
+# contract's WUHAN_DISTRICTS, $unassigned). Every export and the import group districts this way.
+KNOWN_DISTRICT = "CASE WHEN list_contains($districts, {column}) THEN {column} ELSE $unassigned END"
 
-# Report targets (issue 5): subsidy coverage 100%, 支出型贫困 candidates ≥ 10% of the 低保 count.
+# Report targets: subsidy coverage 100%, 支出型贫困 candidates ≥ 10% of the 低保 count.
 COVERAGE_TARGET = 1.0
 EXPENDITURE_POVERTY_TARGET = 0.10
 # Districts report by this day of the quarter's last month.
 REPORT_DEADLINE_DAY = 12
+
+NOT_YET = "—"  # a figure that cannot be given (no one to count, resolved_flags not written yet)
+
+
+def percent_text(value: float | None) -> str:
+    """A share as officers read it outside a workbook (Dagster metadata, pages): 75.0%, or NOT_YET."""
+    return NOT_YET if value is None else f"{value:.1%}"

@@ -12,7 +12,8 @@ The cells are the ones xlsxwriter writes in its constant_memory mode: in-line st
 (`<c r="B5" s="2" t="inlineStr"><is><t>…</t></is></c>`), `xml:space="preserve"` when a text starts or
 ends with white space, `&`, `<`, `>` escaped, control characters written as `_xHHHH_` (and a literal
 `_xHHHH_` escaped as `_x005F_xHHHH_`), as xlsxwriter does; an empty cell with a style is
-`<c r="N5" s="3"/>`. Excel, WPS and openpyxl read them as the same texts.
+`<c r="N5" s="3"/>`. Excel, WPS and openpyxl read them as the same texts. A numeric column
+(序号) is written as number cells, `<c r="A5" s="4"><v>3</v></c>`. No cell is ever a formula.
 
 Pure library: no Dagster.
 """
@@ -48,8 +49,19 @@ def _with_control_escaped(column: pl.Series) -> pl.Series:
     return column.scatter(at, [_control_escaped(v) for v in column.gather(at).to_list()])
 
 
+def _number_cell(col: int, name: str, style: int) -> pl.Expr:
+    """The XML of one numeric column's cells (row number in the column `__r`)."""
+    ref = pl.concat_str(pl.lit(f'<c r="{xl_col_to_name(col)}'), pl.col("__r").cast(pl.String), pl.lit(f'" s="{style}"'))
+    value = pl.col(name)
+    return (
+        pl.when(value.is_null())
+        .then(pl.concat_str(ref, pl.lit("/>")))
+        .otherwise(pl.concat_str(ref, pl.lit("><v>"), value.cast(pl.String), pl.lit("</v></c>")))
+    )
+
+
 def _cell(col: int, name: str, style: int) -> pl.Expr:
-    """The XML of one column's cells (row number in the column `__r`)."""
+    """The XML of one text column's cells (row number in the column `__r`)."""
     ref = pl.concat_str(pl.lit(f'<c r="{xl_col_to_name(col)}'), pl.col("__r").cast(pl.String), pl.lit(f'" s="{style}"'))
     value = pl.col(name)
     text = (
@@ -74,24 +86,35 @@ def _cell(col: int, name: str, style: int) -> pl.Expr:
     )
 
 
-def rows_xml(cells: pl.DataFrame, first_row: int, styles: list[int]) -> bytes:
-    """`<row>` elements for `cells` (one String column per sheet column, from column A; null: an
-    empty cell with its style), the first one on 0-based sheet row `first_row`; `styles[i]` is the
-    xf index of column i's cells."""
+def rows_xml(cells: pl.DataFrame, first_row: int, styles: list[int], heights: pl.Series | None = None) -> bytes:
+    """`<row>` elements for `cells` (one column per sheet column, from column A: a numeric column
+    gives number cells, any other text cells; null: an empty cell with its style), the first one on
+    0-based sheet row `first_row`; `styles[i]` is the xf index of column i's cells. `heights`: each
+    row's height in points, as xlsxwriter's set_row writes it (`ht="27" customHeight="1"`)."""
     if cells.height == 0:
         return b""
     if len(styles) != cells.width:
         raise ValueError(f"{cells.width} 列却有 {len(styles)} 个样式")
     names = [f"__c{i}" for i in range(cells.width)]
+    numeric = [cells.get_column(c).dtype.is_numeric() for c in cells.columns]
     frame = pl.DataFrame(
-        [_with_control_escaped(cells.get_column(c).cast(pl.String)).alias(n) for c, n in zip(cells.columns, names)]
+        [
+            cells.get_column(c).alias(n) if is_number else _with_control_escaped(cells.get_column(c).cast(pl.String)).alias(n)
+            for c, n, is_number in zip(cells.columns, names, numeric)
+        ]
     ).with_columns(
         pl.int_range(first_row + 1, first_row + 1 + cells.height, dtype=pl.Int64).alias("__r")
     )
     spans = f"1:{cells.width}"
+    height = pl.lit("")
+    if heights is not None:
+        frame = frame.with_columns(heights.cast(pl.Float64).alias("__h"))
+        # xlsxwriter writes a height as Python's %g does: 27, 40.5
+        text = pl.col("__h").round(2).cast(pl.String).str.replace(r"\.0$", "")
+        height = pl.concat_str(pl.lit('" ht="'), text, pl.lit('" customHeight="1'))
     row = pl.concat_str(
-        pl.lit('<row r="'), pl.col("__r").cast(pl.String), pl.lit(f'" spans="{spans}">'),
-        *[_cell(i, n, s) for i, (n, s) in enumerate(zip(names, styles))],
+        pl.lit('<row r="'), pl.col("__r").cast(pl.String), pl.lit(f'" spans="{spans}'), height, pl.lit('">'),
+        *[(_number_cell if is_number else _cell)(i, n, s) for i, (n, s, is_number) in enumerate(zip(names, styles, numeric))],
         pl.lit("</row>"),
     )
     return frame.select(row.str.join("")).item().encode("utf-8")

@@ -44,9 +44,11 @@ student's row, or a guardian's ID whose persons change): then it is the publishe
 
 `resolve_with_refresh` decides (`decide`) and runs either the full `resolve_quarter` or the
 incremental one, then records the run in `run_log` (step 'resolution') with what it relied on
-(model file hash, person-id key fingerprint, matching settings, the resolution code's hash, a
-digest of the result), so the next refresh can tell whether the published result is one it can
-build on; `publish_sources` names the sources with changed or removed rows (publish compares
+(the sha256 of the model in force, kept with the quarter in match_models; the fallback file's hash;
+person-id key fingerprint, matching settings, the resolution code's hash, a digest of the result),
+so the next refresh can tell whether the published result is one it can build on, and scores with
+the model that result was resolved with (a full run estimates a model on the quarter; the refresh
+never does: its few changed rows are scored as the published base's full run scored them); `publish_sources` names the sources with changed or removed rows (publish compares
 rows only within those sources) and `rows_resolved` the changed rows. Pure library: no Dagster.
 """
 
@@ -68,7 +70,7 @@ import polars as pl
 from matchers import warehouse
 from matchers.contract import SOURCE_LABELS
 from matchers.extract_reader import file_sha256
-from matchers.resolution import blocking, cluster, households, person_ids, spec, sql_text
+from matchers.resolution import blocking, cluster, households, model_store, person_ids, spec, sql_text
 from matchers.resolution.model import Model
 from matchers.resolution.resolve import (
     _choose_person_ids,
@@ -82,15 +84,15 @@ from matchers.resolution.resolve import (
     work_counts,
 )
 
-MODE_FULL = "全量匹配"
-MODE_INCREMENTAL = "增量匹配"
+MODE_FULL = warehouse.RESOLUTION_FULL
+MODE_INCREMENTAL = warehouse.RESOLUTION_INCREMENTAL
 RUN_LOG_STEP = warehouse.RESOLUTION_STEP  # "resolution"
 
 # Above this share of the quarter's rows in changed sources, a full run is no slower and is the
 # reference result: resolve from scratch.
 MAX_CHANGED_SHARE = 0.5
 
-_RESOLUTION_COLUMNS = ("person_id", "match_method", "match_probability", "match_explanation")
+_RESOLUTION_COLUMNS = warehouse.RESOLUTION_COLUMNS
 
 
 @dataclass
@@ -104,6 +106,7 @@ class Decision:
     # source_digests(source_records, with_resolution=True) as the decision saw them
     published_sources: dict = field(default_factory=dict)
     rows_removed: int = 0  # published rows no longer staged
+    model: Model | None = None  # the model the published base was resolved with (incremental only)
 
     @property
     def incremental(self) -> bool:
@@ -122,9 +125,10 @@ def _code_sha256() -> str:
 
 
 def basis(model_path: str | os.PathLike, key: bytes) -> dict:
-    """What a resolution's person_ids depend on besides the rows (never the key itself)."""
+    """What a resolution's person_ids depend on besides the rows and the model in force (never the
+    key itself; the model's sha256 is added once the run has chosen it)."""
     return {
-        "model_sha256": file_sha256(Path(model_path)),
+        "fallback_model_sha256": file_sha256(Path(model_path)),
         "key_fingerprint": hashlib.blake2b(key, digest_size=8, person=b"pid-key-fp").hexdigest(),
         "spec_sha256": file_sha256(Path(spec.__file__)),
         "code_sha256": _code_sha256(),
@@ -145,19 +149,7 @@ def _row_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [c for c in warehouse.table_columns(con, "stg_records")]
 
 
-def source_digests(
-    con: duckdb.DuckDBPyConnection, table: str, quarter: str, with_resolution: bool = False
-) -> dict[str, tuple[int, str]]:
-    """Per source: (rows, order-free digest of every staged column of every row; with the
-    resolution columns too when asked)."""
-    cols = ", ".join(f'"{c}"' for c in _row_columns(con) + (list(_RESOLUTION_COLUMNS) if with_resolution else []))
-    return {
-        s: (int(n), str(d))
-        for s, n, d in con.execute(
-            f"SELECT source, count(*), sum(hash({cols})::HUGEINT) FROM {table} WHERE quarter = ? GROUP BY source",
-            [quarter],
-        ).fetchall()
-    }
+source_digests = warehouse.staged_source_digests
 
 
 def _published_digests(
@@ -243,8 +235,9 @@ def decide(
             MODE_FULL,
             f"找不到 {quarter} 已发布结果对应的匹配记录(由旧版程序发布,或上次匹配后未发布),全量匹配",
         )
-    if before.get("model_sha256") != now["model_sha256"]:
-        return Decision(MODE_FULL, "人员匹配模型文件自上次发布以来已更换,全量匹配")
+    base_model = model_store.load(con, quarter, before.get("model_sha256"))
+    if base_model is None:
+        return Decision(MODE_FULL, f"仓库中找不到 {quarter} 已发布结果所用的人员匹配模型,全量匹配(重新估计模型)")
     if before.get("key_fingerprint") != now["key_fingerprint"]:
         return Decision(MODE_FULL, "人员编号密钥自上次发布以来已更换,全量匹配")
     if before.get("spec_sha256") != now["spec_sha256"] or before.get("thresholds") != now["thresholds"]:
@@ -296,7 +289,7 @@ def decide(
         )
     return Decision(
         MODE_INCREMENTAL, reason, changed, rows_changed, rows_total, published_digest, pub_resolved,
-        rows_removed=rows_removed,
+        rows_removed=rows_removed, model=base_model,
     )
 
 
@@ -653,12 +646,20 @@ _TEMP_TABLES = (
 
 # The rows sql_text.HOUSEHOLD_MEMBERS reads: the rolls' and the students' rows, and the rows whose
 # valid ID is a student's guardian's (they name the guardian's person). When no changed or removed
-# row is a roll's or a student's, and every guardian ID a changed or removed row carries is held by
-# the same persons before and after, the quarter's household members are the published ones.
+# row is a roll's or a student's, every guardian ID a changed or removed row carries is held by
+# the same persons before and after, and no published guardian lacks a valid ID (those are scored
+# against every person of the quarter: any row may add a namesake or move the name's frequency),
+# the quarter's household members are the published ones.
 HOUSEHOLD_INPUTS_CHANGED = """
 WITH guardians AS (
     SELECT DISTINCT guardian_id_norm AS id FROM source_records
     WHERE quarter = $quarter AND source = 'education' AND guardian_id_norm IS NOT NULL
+),
+idless_guardians AS (  -- resolved against every person of the quarter: any changed row may move them
+    SELECT 1 FROM source_records
+    WHERE quarter = $quarter AND source = 'education' AND guardian_id_norm IS NULL
+      AND guardian_name_norm IS NOT NULL
+    LIMIT 1
 ),
 moved_ids AS (
     SELECT id_norm AS id FROM res_rows WHERE id_norm IN (SELECT id FROM guardians)
@@ -676,20 +677,22 @@ after AS (
     SELECT DISTINCT id_norm, person_id FROM res_out WHERE id_norm IN (SELECT id FROM moved_ids)
 )
 SELECT (SELECT count(*) FROM res_rows WHERE source IN ('assistance', 'poverty', 'education'))
+     + (SELECT count(*) FROM res_rows) * (SELECT count(*) FROM idless_guardians)
+     + (SELECT count(*) FROM res_dropped_rows) * (SELECT count(*) FROM idless_guardians)
      + (SELECT count(*) FROM res_dropped_rows WHERE source IN ('assistance', 'poverty', 'education'))
      + (SELECT count(*) FROM (SELECT * FROM before EXCEPT SELECT * FROM after))
      + (SELECT count(*) FROM (SELECT * FROM after EXCEPT SELECT * FROM before))
 """
 
 
-def _write_household_members(con: duckdb.DuckDBPyConnection, quarter: str) -> bool:
+def _write_household_members(con: duckdb.DuckDBPyConnection, quarter: str, model: Model) -> bool:
     """work_household_members of the quarter, as households.write_household_members builds it from
     work_source_records. When no changed or removed row is an input of it, that is the published
     household_members of the quarter (built from the published rows, which are the work rows
     there): kept when the work table holds it, else copied. True when not rebuilt."""
     (moved,) = con.execute(HOUSEHOLD_INPUTS_CHANGED, {"quarter": quarter}).fetchall()[0]
     if moved:
-        households.write_household_members(con, quarter)
+        households.write_household_members(con, quarter, model)
         return False
     if warehouse.table_digest(con, "work_household_members", quarter) != warehouse.table_digest(con, "household_members", quarter):
         warehouse.replace_rows(con, "work_household_members", {"quarter": quarter}, None)
@@ -719,7 +722,7 @@ def _compared(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 
 def resolve_incremental(
-    con: duckdb.DuckDBPyConnection, quarter: str, changed: list[str], *, model_path: str | os.PathLike, key: bytes,
+    con: duckdb.DuckDBPyConnection, quarter: str, changed: list[str], *, model: Model, key: bytes,
     published: dict[str, tuple[int, str]] | None = None, keys_staged: bool = False,
 ) -> dict:
     """Resolve only the changed rows of the quarter (row_changes over the `changed` sources);
@@ -728,7 +731,8 @@ def resolve_incremental(
 
     `published`: source_digests(source_records, with_resolution=True) when the caller has them
     (decide computed them; nothing wrote source_records since). `keys_staged`: decide left the
-    changed rows' keys (row_changes) and nothing changed since."""
+    changed rows' keys (row_changes) and nothing changed since. `model`: the one the published
+    base was resolved with (Decision.model)."""
     t0 = time.perf_counter()
     steps: dict[str, float] = {}
 
@@ -737,7 +741,6 @@ def resolve_incremental(
         steps[name] = round(now - since, 2)
         return now
 
-    model = Model.load(model_path)
     p = {"quarter": quarter}
     if not keys_staged:
         row_changes(con, quarter, changed)
@@ -870,7 +873,7 @@ def resolve_incremental(
                 )
             con.execute("INSERT INTO work_persons BY NAME SELECT * FROM res_persons_df")
             t = lap("write_persons", t)
-            households_kept = _write_household_members(con, quarter)
+            households_kept = _write_household_members(con, quarter, model)
             t = lap("write_household_members", t)
     finally:
         warehouse.unregister(con, "res_persons_df")
@@ -893,6 +896,10 @@ def resolve_incremental(
         "seconds_steps": steps,
         "seconds_total": round(time.perf_counter() - t0, 2),
         "model_version": model.version,
+        "model_sha256": model.sha256(),
+        "model_fallback": None,
+        "model_message": "增量匹配沿用本季度已发布结果所用的人员匹配模型(不重新估计)",
+        "model_weights": model.weight_rows(),
     }
     con.execute("DROP VIEW IF EXISTS res_node_rows")
     for name in _TEMP_TABLES:
@@ -924,7 +931,7 @@ def resolve_with_refresh(
     seconds_decide = round(time.perf_counter() - t0, 2)
     if decision.incremental:
         counts = resolve_incremental(
-            con, quarter, decision.changed, model_path=model_path, key=key, published=decision.published_sources,
+            con, quarter, decision.changed, model=decision.model, key=key, published=decision.published_sources,
             keys_staged=True,
         )
     else:
@@ -938,6 +945,7 @@ def resolve_with_refresh(
     )
     details = {
         **now,
+        "model_sha256": counts["model_sha256"],
         "mode": decision.mode,
         "reason": decision.reason,
         "changed_sources": decision.changed,

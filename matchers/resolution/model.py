@@ -13,6 +13,7 @@ are set, not learnt.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -23,6 +24,10 @@ import polars as pl
 
 from matchers.resolution import spec
 from matchers.resolution.compare import NULL
+
+# The shipped model (trained on the committed sample): the fallback of a quarter that cannot carry
+# its own estimate.
+DEFAULT_MODEL_PATH = Path(__file__).with_name("person_model.json")
 
 
 @dataclass
@@ -73,6 +78,25 @@ class Model:
             match_weight=pl.Series(total),
             match_probability=pl.Series(prob),
         )
+
+    def weight_rows(self) -> list[dict]:
+        """One row per comparison level: its m, u and weight log2(m/u) (the chart and the table of
+        the model in force; a term-frequency level's weight is the one a name of average frequency
+        gets)."""
+        rows = []
+        for comp in spec.COMPARISONS:
+            weights = self.level_weights(comp)
+            for i, level in enumerate(comp.levels):
+                rows.append({
+                    "comparison": comp.key, "comparison_label": comp.label, "level": level.key,
+                    "level_label": level.label, "level_order": i, "m": float(self.m[comp.key][i]),
+                    "u": float(self.u[comp.key][i]), "weight": float(weights[i]),
+                })
+        return rows
+
+    def sha256(self) -> str:
+        """The model's identity: the hash of its canonical JSON (what the warehouse keeps)."""
+        return hashlib.sha256(self.to_json().encode("utf-8")).hexdigest()
 
     # ---- persistence ----------------------------------------------------------------------------
     def to_json(self) -> str:
@@ -200,9 +224,10 @@ def _name_tf(pairs: pl.DataFrame) -> np.ndarray | None:
 
 def estimate_m(
     candidates: pl.DataFrame, u: dict[str, list[float]], fixed_m: dict[str, list[float]]
-) -> tuple[float, dict, int]:
+) -> tuple[float, dict, int, bool]:
     """EM on the candidate pairs: u and `fixed_m` held fixed (u of an agreeing name replaced by
-    its term frequency, as in scoring), the other comparisons' m and the match share estimated."""
+    its term frequency, as in scoring), the other comparisons' m and the match share estimated.
+    Returns (match share, m, iterations, converged: the last step moved less than EM_TOLERANCE)."""
     levels = [candidates[f"lvl_{comp.key}"].to_numpy() for comp in spec.COMPARISONS]
     tf = _name_tf(candidates)
     n = len(candidates)
@@ -221,7 +246,7 @@ def estimate_m(
         if comp.key == spec.NAME.key and tf is not None:
             term = np.where(np.isnan(tf), term, np.log(np.nan_to_num(tf, nan=1.0)))
         log_u += term
-    iterations = 0
+    iterations, converged = 0, n == 0
     for iterations in range(1, spec.EM_ITERATIONS + 1):
         log_m = np.zeros(n)
         for comp, lv in zip(spec.COMPARISONS, levels):
@@ -250,8 +275,9 @@ def estimate_m(
         )
         lam, m = new_lam, new_m
         if delta < spec.EM_TOLERANCE:
+            converged = True
             break
-    return lam, {k: [float(x) for x in v] for k, v in m.items()}, iterations
+    return lam, {k: [float(x) for x in v] for k, v in m.items()}, iterations, converged
 
 
 def train(
@@ -260,16 +286,20 @@ def train(
     labelled_levels: pl.DataFrame,
     matches_per_record: float,
     trained_on: dict,
+    u_exact: dict[str, list[float]] | None = None,
 ) -> Model:
-    u = estimate_u(random_levels)
+    """`u_exact`: comparisons whose u is computed from value frequencies (it replaces the random
+    pairs' estimate)."""
+    u = {**estimate_u(random_levels), **(u_exact or {})}
     fixed = estimate_m_labelled(labelled_levels)
-    lam, m, iterations = estimate_m(candidate_levels, u, fixed)
+    lam, m, iterations, converged = estimate_m(candidate_levels, u, fixed)
     info = dict(trained_on)
     info.update(
         candidate_pairs=len(candidate_levels),
         random_pairs=len(random_levels),
         labelled_pairs=len(labelled_levels),
         em_iterations=iterations,
+        em_converged=converged,
         em_candidate_match_share=round(lam, 6),
     )
     return Model(matches_per_record, m, u, spec.MODEL_VERSION, info)

@@ -18,12 +18,11 @@ import numpy as np
 import polars as pl
 
 from matchers import warehouse
-from matchers.resolution import blocking, cluster, households, person_ids, spec, sql_text
-from matchers.resolution.compare import LEVEL_COLUMNS, NULL, compare_pairs
-from matchers.resolution.model import Model, train
+from matchers.resolution import blocking, cluster, households, model_store, person_ids, spec, sql_text, training
+from matchers.resolution.compare import LEVEL_COLUMNS, compare_pairs
+from matchers.resolution.model import DEFAULT_MODEL_PATH, Model
 
 MODEL_ENV = "PERSON_MODEL_PATH"
-DEFAULT_MODEL_PATH = Path(__file__).with_name("person_model.json")
 
 _LEVEL_LABELS = {comp.key: [lv.label for lv in comp.levels] for comp in spec.COMPARISONS}
 
@@ -36,7 +35,7 @@ def model_path() -> Path:
 _PAIR_KEEP = ("pid_l", "pid_r", "node_l", "node_r", "tf_name_key", "tf_name_pinyin", *LEVEL_COLUMNS)
 
 
-def _stage_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> dict:
+def stage_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> dict:
     """Stage 1 and 2 in DuckDB: nodes (one per valid ID), profiles, blocked candidate pairs
     (`res_pairs`) and their household inputs; nothing is fetched into Python."""
     t0 = time.perf_counter()
@@ -88,91 +87,12 @@ def _empty_levels() -> pl.DataFrame:
 def prepare_candidates(con: duckdb.DuckDBPyConnection, quarter: str) -> tuple[pl.DataFrame, dict]:
     """Stage 1 and 2: nodes (one per valid ID), profiles, blocked candidate pairs with levels
     (all of them, ordered by pid_l, pid_r: for training; a run scores them batch by batch)."""
-    stats = _stage_candidates(con, quarter)
+    stats = stage_candidates(con, quarter)
     t2 = time.perf_counter()
     chunks = list(_compared_batches(con))
     pairs = pl.concat(chunks).sort("pid_l", "pid_r") if chunks else _empty_levels()
     stats["seconds"]["comparisons"] = round(time.perf_counter() - t2, 2)
     return pairs, stats
-
-
-def random_pair_levels(con: duckdb.DuckDBPyConnection, n_pairs: int, seed: int = 20260930) -> pl.DataFrame:
-    """Levels of random profile pairs (for u): what agreement looks like between strangers."""
-    profiles = con.sql(sql_text.PROFILE_TABLE).pl()
-    if len(profiles) < 2:
-        return pl.DataFrame({c: pl.Series([], dtype=pl.Int8) for c in LEVEL_COLUMNS})
-    rng = np.random.default_rng(seed)
-    i = rng.integers(0, len(profiles), n_pairs)
-    j = rng.integers(0, len(profiles), n_pairs)
-    keep = profiles["node"].to_numpy()[i] != profiles["node"].to_numpy()[j]
-    left = profiles[i[keep]].drop("pid")
-    right = profiles[j[keep]].drop("pid")
-    pairs = pl.concat(
-        [left.rename({c: f"{c}_l" for c in left.columns}), right.rename({c: f"{c}_r" for c in right.columns})],
-        how="horizontal",
-    )
-    # the household inputs of these node pairs, as for the candidates
-    warehouse.register(con, "res_random_nodes_df", pairs.select("node_l", "node_r").unique())
-    con.execute("CREATE OR REPLACE TEMP TABLE res_node_pairs AS SELECT * FROM res_random_nodes_df")
-    warehouse.unregister(con, "res_random_nodes_df")
-    con.execute(sql_text.PAIR_HOUSEHOLD)
-    household = con.sql("SELECT * FROM res_pair_household").pl()
-    pairs = pairs.join(household, on=["node_l", "node_r"], how="left")
-    pairs = _with_settlements(con, pairs)
-    return compare_pairs(pairs).select(LEVEL_COLUMNS)
-
-
-def _with_settlements(con: duckdb.DuckDBPyConnection, pairs: pl.DataFrame) -> pl.DataFrame:
-    """The diagnosis inputs of random pairs, as PAIR_ATTRIBUTES gives them for candidates."""
-    node_diag = con.sql("SELECT node, diagnosis FROM res_node_diag").pl()
-    meds = con.sql("SELECT node, meds FROM res_node_meds").pl()
-    for side, other in (("l", "r"), ("r", "l")):
-        pairs = pairs.join(
-            node_diag.with_columns(pl.lit(True).alias(f"diag_in_{other}"))
-            .rename({"node": f"node_{other}", "diagnosis": f"diagnosis_{side}"}),
-            on=[f"node_{other}", f"diagnosis_{side}"], how="left",
-        ).join(meds.rename({"node": f"node_{other}", "meds": f"meds_{other}"}), on=f"node_{other}", how="left")
-    return pairs
-
-
-def _diagnosis_labelled(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """One labelled level per settlement row (sql_text.DIAGNOSIS_LABELLED), other comparisons null."""
-    keys = [r[0] for r in con.execute(sql_text.DIAGNOSIS_LABELLED).fetchall()]
-    levels = {c: pl.Series(c, [NULL] * len(keys), dtype=pl.Int8) for c in LEVEL_COLUMNS}
-    levels["lvl_diagnosis"] = pl.Series(
-        "lvl_diagnosis", [spec.DIAGNOSIS.level_index(k) for k in keys], dtype=pl.Int8
-    )
-    return pl.DataFrame(list(levels.values()))
-
-
-def train_model(con: duckdb.DuckDBPyConnection, quarters: list[str] | None = None) -> Model:
-    """Explicit retraining: u from random pairs, m by EM on the candidates of the given quarters."""
-    if quarters is None:
-        quarters = [r[0] for r in con.execute("SELECT DISTINCT quarter FROM stg_records ORDER BY 1").fetchall()]
-    if not quarters:
-        raise ValueError("stg_records 为空, 无法训练人员匹配模型")
-    cand, rand, labelled, diag_labelled, rho, rows = [], [], [], [], [], 0
-    per_quarter = max(spec.U_SAMPLE_PAIRS // len(quarters), 1000)
-    per_quarter_labelled = max(spec.LABELLED_PAIRS // len(quarters), 1000)
-    for q in quarters:
-        pairs, _ = prepare_candidates(con, q)
-        cand.append(pairs.select(*LEVEL_COLUMNS, "tf_name_key", "tf_name_pinyin"))
-        rand.append(random_pair_levels(con, per_quarter))
-        lab = con.sql(sql_text.LABELLED_PAIRS, params={"n": per_quarter_labelled}).pl()
-        if len(lab):
-            labelled.append(compare_pairs(lab).select(LEVEL_COLUMNS))
-        diag_labelled.append(_diagnosis_labelled(con))
-        rho.append(con.execute(sql_text.MATCHES_PER_RECORD).fetchall()[0][0])
-        rows += con.execute("SELECT count(*) FROM res_rows").fetchall()[0][0]
-    if not labelled:
-        raise ValueError("没有身份证号一致的记录对, 无法估计姓名/区等比较项的 m 概率")
-    return train(
-        pl.concat(cand),
-        pl.concat(rand),
-        pl.concat(labelled + diag_labelled),
-        float(np.mean(rho)),
-        {"quarters": quarters, "rows": int(rows)},
-    )
 
 
 def work_counts(con: duckdb.DuckDBPyConnection, quarter: str) -> dict:
@@ -377,14 +297,25 @@ def best_links(edges: pl.DataFrame) -> pl.DataFrame:
 
 
 def resolve_quarter(
-    con: duckdb.DuckDBPyConnection, quarter: str, *, model_path: str | os.PathLike, key: bytes
+    con: duckdb.DuckDBPyConnection, quarter: str, *, model_path: str | os.PathLike, key: bytes,
+    model: Model | None = None,
 ) -> dict:
-    """Resolve the quarter's rows; write work_source_records / work_persons / work_household_members."""
+    """Resolve the quarter's rows; write work_source_records / work_persons / work_household_members
+    and keep the model in force with the quarter (match_models).
+
+    The model is estimated on the quarter (training.quarter_model); the file at `model_path` is the
+    fallback. `model` given: that model is used as it is (a run reproducing another's scores)."""
     t0 = time.perf_counter()
     if not Path(model_path).exists():
         raise FileNotFoundError(f"人员匹配模型文件不存在: {model_path} (请先运行 retrain_person_model)")
-    model = Model.load(model_path)
-    stats = _stage_candidates(con, quarter)
+    stats = stage_candidates(con, quarter)
+    t_staged = time.perf_counter()
+    if model is None:
+        estimate = training.quarter_model(con, quarter, Model.load(model_path))
+    else:
+        estimate = training.Estimate(model, False, [], {"given": True})
+    model = estimate.model
+    stats["seconds"]["model_estimate"] = round(time.perf_counter() - t_staged, 2)
     t_block = time.perf_counter()
     n_nodes = con.execute("SELECT count(*) FROM res_nodes").fetchall()[0][0]
     valid_code = np.where(
@@ -444,7 +375,8 @@ def resolve_quarter(
     with warehouse.transaction(con):
         warehouse.replace_rows(con, "work_source_records", {"quarter": quarter}, "res_out")
         warehouse.replace_rows(con, "work_persons", {}, "res_persons_df")
-        households.write_household_members(con, quarter)
+        households.write_household_members(con, quarter, model)
+        model_sha = model_store.store(con, quarter, estimate)
     con.unregister("res_persons_df")
 
     result = {
@@ -453,10 +385,15 @@ def resolve_quarter(
         "links": len(edges),
         "links_cut_by_guard": int(cut),
         "oversized_blocks": stats["oversized_blocks"],
-        "seconds_blocking": round(t_block - t0, 2),
+        "seconds_blocking": round(t_staged - t0, 2),
         "seconds_steps": {**stats["seconds"], "clustering_writing": round(time.perf_counter() - t_scored, 2)},
         "seconds_total": round(time.perf_counter() - t0, 2),
         "model_version": model.version,
+        "model_sha256": model_sha,
+        "model_fallback": estimate.fallback,
+        "model_message": estimate.message,
+        "model_evidence": estimate.evidence,
+        "model_weights": model.weight_rows(),
     }
     con.execute("DROP VIEW IF EXISTS res_out")
     con.execute("DROP VIEW IF EXISTS res_node_rows")

@@ -201,6 +201,7 @@ BLOCKING_RULES: tuple[BlockingRule, ...] = (
 MAX_BLOCK_PAIRS = 20_000
 
 PAIR_CHUNK = 200_000  # candidate pairs compared per batch (bounds memory at any scale)
+GUARDIAN_CHUNK = 5_000  # guardians without a valid ID scored per batch, with all their namesakes
 
 # ---- thresholds ---------------------------------------------------------------------------------
 AUTO_LINK_PROBABILITY = 0.99  # at or above: linked (概率匹配)
@@ -212,6 +213,10 @@ REVIEW_PROBABILITY = 0.80  # at or above, below auto-link: linked, marked 待核
 SOLE_CANDIDATE_PROBABILITY = 0.50
 SOLE_CANDIDATE_MARGIN_BITS = 6.0
 SOLE_CANDIDATE_NOTE = "唯一明显候选人"
+# A guardian named on an education row without a valid ID goes to a person from this posterior
+# among all the persons bearing the name (resolution.guardians): the automatic link's threshold,
+# since a guardian link has no 待核实 mark an officer would see.
+GUARDIAN_LINK_PROBABILITY = AUTO_LINK_PROBABILITY
 
 # ---- training -----------------------------------------------------------------------------------
 U_SAMPLE_PAIRS = 200_000  # random pairs for the u probabilities
@@ -237,6 +242,47 @@ M_FIXED_LABELLED_LEVELS = {"household": {"related": 0.001, "same_roll": 0.01}}
 U_FIXED_LEVELS = {"household": {"related": 0.5, "same_roll": 0.01, "shared_2": 1e-4, "shared_1": 1e-3}}
 EM_ITERATIONS = 60
 EM_TOLERANCE = 1e-7
+EM_SAMPLE_PAIRS = 300_000  # candidate pairs (a hash-ordered sample) EM runs on: bounded at any scale
+
+# ---- the quarter's own model, and when the shipped one is used instead -------------------------
+# Every full run estimates the model on the quarter it links (`training.quarter_model`); the
+# shipped person_model.json is the fallback. "Too little evidence": an m estimated from fewer
+# known-match pairs than below moves by several percentage points between two samples of the same
+# quarter (binomial error √(p(1−p)/n): at 200 pairs a level seen 5 % of the time is known to ±1.5
+# points, which for rare disagreeing levels is a factor of 1.3, a third of a bit); the comparisons
+# given by fewer rolls (address: rolls with a street; diagnosis: settlement rows whose person has
+# other rows; household: rows with a roll on both sides) need fewer since only their presence is
+# compared. u of the rarest agreeing levels (an exact birth date, about 1 in 20,000 strangers)
+# needs random pairs in the tens of thousands to be seen at all. EM needs candidates whose ID
+# comparison holds to separate its levels' m.
+MIN_LABELLED_PAIRS_DEFAULT = 200
+MIN_LABELLED_PAIRS = {"address": 50, "diagnosis": 30, "household": 30}
+# Comparisons every candidate pair is scored on: too few known-match pairs for one of these and
+# the whole quarter falls back to the shipped model. Any other comparison with too few (a quarter
+# whose rolls give no street, no settlement, no household) borrows that comparison's m and u from
+# the shipped model: it applies to few pairs, and those are scored as the shipped model scores them.
+CORE_COMPARISONS = ("name", "birth", "district")
+MIN_RANDOM_PAIRS = 20_000
+MIN_EM_PAIRS = 30
+# "Implausible": a level of full agreement (listed here) whose m is below its u says agreement is
+# evidence against a match: the sample is wrong, not the world. Partial levels are not listed: a
+# name one character off, the same birth year on another day, the same street in another community
+# are rarer among one person's records than among the namesakes blocked together, and weigh
+# against by design. A level weight more than MAX_WEIGHT_SHIFT_BITS (a factor 2^10 = 1,024 in the
+# odds) from the shipped model's is taken for a broken extract (a column emptied or filled with
+# one value), not a population unlike the sample.
+AGREEING_LEVELS = {
+    "id": ("exact", "one_substitution", "one_transposition"),
+    "id_prefix": ("agree",),
+    "name": ("exact", "simplified", "pinyin", "wildcard"),
+    "birth": ("exact",),
+    "sex": ("exact",),
+    "district": ("exact",),
+    "address": ("community",),
+    "diagnosis": ("exact",),
+    "household": ("shared_2", "shared_1"),
+}
+MAX_WEIGHT_SHIFT_BITS = 10.0
 TF_MINIMUM = 1e-6  # term frequency floor for a name seen once in a very large extract
 
 # ---- labels (match_method) ----------------------------------------------------------------------

@@ -141,7 +141,12 @@ PROFILES = profiles_sql()
 # a valid ID) carrying the value, so that one person's many records do not make a name common; the
 # row's own node is not counted (a name nobody else carries is as rare as it gets).
 # Run once and read as a stream of Arrow record batches (the joins are built once, not per batch).
-PAIR_ATTRIBUTES = """
+def pair_attributes(pairs: str = "res_pairs") -> str:
+    """The attributes query over the candidate pairs of table `pairs` (training reads a sample)."""
+    return _PAIR_ATTRIBUTES.format(pairs=pairs)
+
+
+_PAIR_ATTRIBUTES = """
 WITH n AS (SELECT count(DISTINCT node)::DOUBLE AS total FROM res_profiles),
 tf_key AS (
     SELECT name_key, greatest(count(DISTINCT node) - 1, 1) / any_value(n.total) AS tf
@@ -164,7 +169,7 @@ SELECT p.pid_l, p.pid_r, l.node AS node_l, r.node AS node_r,
        ml.meds AS meds_l, mr.meds AS meds_r,
        h.hh_context, h.hh_related, h.hh_same_roll, h.hh_shared,
        tk.tf AS tf_name_key, tp.tf AS tf_name_pinyin
-FROM res_pairs p
+FROM {pairs} p
 JOIN res_profiles l ON l.pid = p.pid_l
 JOIN res_profiles r ON r.pid = p.pid_r
 LEFT JOIN res_pair_household h ON h.node_l = l.node AND h.node_r = r.node
@@ -175,6 +180,8 @@ LEFT JOIN res_node_meds mr ON mr.node = r.node
 LEFT JOIN tf_key tk ON tk.name_key = l.name_key
 LEFT JOIN tf_pinyin tp ON tp.name_pinyin = l.name_pinyin
 """
+
+PAIR_ATTRIBUTES = pair_attributes()
 
 PROFILE_TABLE = """
 SELECT pid, node, id17, id_prefix, name_norm, name_key, name_pinyin, birth, sex, district, street, community,
@@ -321,7 +328,7 @@ kept_anchors AS (  -- earlier persons with no row this quarter stay while anothe
 HOUSEHOLD_MEMBERS = """
 WITH members AS (
     SELECT quarter, source || ':' || household_id AS household_key, source, household_id,
-           person_id, relation, source_file, source_row, name_norm, district
+           person_id, relation, source_file, source_row
     FROM work_source_records
     WHERE quarter = $quarter AND source IN ('assistance', 'poverty') AND household_id IS NOT NULL
 ),
@@ -339,29 +346,19 @@ member_rows AS (
     GROUP BY ALL
 ),
 students AS (
-    SELECT person_id, guardian_id_norm, guardian_name_norm, district
+    SELECT person_id, guardian_id_norm
     FROM work_source_records
-    WHERE quarter = $quarter AND source = 'education'
-      AND (guardian_id_norm IS NOT NULL OR guardian_name_norm IS NOT NULL)
+    WHERE quarter = $quarter AND source = 'education' AND guardian_id_norm IS NOT NULL
 ),
 guardian_by_id AS (
     SELECT DISTINCT s.person_id AS student_pid, w.person_id AS guardian_pid
     FROM students s
     JOIN work_source_records w ON w.quarter = $quarter AND w.id_norm = s.guardian_id_norm
 ),
--- by name only where the student gives no guardian ID, and only when exactly one household
--- member of the student's district carries that name
-name_candidates AS (
-    SELECT s.person_id AS student_pid, m.person_id AS guardian_pid,
-           count(DISTINCT m.person_id) OVER (PARTITION BY s.person_id, s.guardian_name_norm) AS n
-    FROM students s
-    JOIN members m ON m.name_norm = s.guardian_name_norm AND m.district IS NOT DISTINCT FROM s.district
-    WHERE s.guardian_id_norm IS NULL
-),
-guardians AS (
+guardians AS (  -- by the guardian's valid ID, else as resolution.guardians found it (res_guardian_links)
     SELECT student_pid, guardian_pid FROM guardian_by_id
     UNION
-    SELECT student_pid, guardian_pid FROM name_candidates WHERE n = 1
+    SELECT student_pid, guardian_pid FROM res_guardian_links
 ),
 guardian_rows AS (
     SELECT DISTINCT mr.quarter, mr.household_key, mr.source, mr.household_id,

@@ -2,8 +2,8 @@
 
 The rules are DuckDB SQL in `matchers/rules/sql/` (one file per rule, plus `00_context.sql` with
 the shared terms). This module binds their parameters (thresholds from the config, category
-values from `matchers.contract`), gives each finding its stable flag_id, first_seen and
-review_status, and records the thresholds in force. Publishing is `warehouse.publish_quarter`.
+values from `matchers.contract`), gives each finding its stable flag_id (the SQL macro
+`flag_id` of `00_context.sql`), first_seen and review_status, and records the thresholds in force. Publishing is `warehouse.publish_quarter`.
 
 Pure library: no Dagster.
 """
@@ -11,7 +11,6 @@ Pure library: no Dagster.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +19,8 @@ from pathlib import Path
 import duckdb
 
 from matchers import contract, ids, privacy
+from matchers.contract import PENDING_REVIEW, REVIEW_DECISIONS  # noqa: F401 (the reports read them here)
+from matchers.quarters import previous_compared_quarter, quarter_end
 from matchers.resolution.spec import METHOD_REVIEW
 from matchers.rules import scope
 from matchers.rules.config import SETTING_NAMES, RuleConfig, load_config
@@ -43,12 +44,11 @@ ID_KIND_LABELS: dict[str, str] = {
 }
 NO_USABLE_ID_KINDS: tuple[str, ...] = tuple(sorted(ids.NO_USABLE_ID_KINDS))
 
-# WAREHOUSE.md `reviews.decision` values, and the status of a flag nobody has decided yet.
-REVIEW_DECISIONS = ("属实已纳入救助", "属实待处理", "不属实", "无法核实")
-PENDING_REVIEW = "待核查"
 
-# household_members.via of a person listed on the roll itself (not through a guardian).
+# household_members.via: a person listed on the roll itself, and a student reached through a
+# guardian listed on it (a student's household, not a member: RULES.md "Household").
 VIA_MEMBER = "member"
+VIA_GUARDIAN = "guardian"
 
 POVERTY_LIFTED, POVERTY_UNLIFTED, POVERTY_RELAPSED = contract.POVERTY_STATUSES
 RENOVATED = contract.RENOVATION_STATES[0]
@@ -96,20 +96,6 @@ RULES: tuple[Rule, ...] = (
 RULE_CODES: tuple[str, ...] = tuple(r.code for r in RULES)
 RULES_BY_CODE: dict[str, Rule] = {r.code: r for r in RULES}
 
-_QUARTER = contract.QUARTER_PATTERN
-
-
-def quarter_end(quarter: str) -> dt.date:
-    """The last day of a quarter: 2026Q3 → 2026-09-30."""
-    m = _QUARTER.match(quarter)
-    if not m:
-        raise ValueError(f"季度应形如 2026Q3,实际为 {quarter!r}")
-    year, q = int(m.group(1)), int(m.group(2))
-    if q == 4:
-        return dt.date(year, 12, 31)
-    return dt.date(year, 3 * q + 1, 1) - dt.timedelta(days=1)
-
-
 def twelve_months_before(day: dt.date) -> dt.date:
     """The same day 12 months earlier (quarter ends are month ends, so this is exact)."""
     try:
@@ -118,36 +104,6 @@ def twelve_months_before(day: dt.date) -> dt.date:
         return day.replace(year=day.year - 1, day=28)
 
 
-def flag_id(rule_code: str, person_id: str, household_key: str | None) -> str:
-    """Stable id of a finding: same rule, person and household → same id in every run and quarter.
-
-    Mirrors the SQL in `_FINAL_SQL`: md5 of 'rule|person|household', first 16 hex characters
-    written with the letters a-p instead of 0-9a-f, so an id never holds a run of digits that a
-    privacy scan (or an officer) could take for an ID number.
-    """
-    text = f"{rule_code}|{person_id}|{household_key or ''}"
-    return "F" + hashlib.md5(text.encode("utf-8")).hexdigest()[:16].translate(_HEX_AS_LETTERS)
-
-
-_HEX_AS_LETTERS = str.maketrans("0123456789abcdef", "abcdefghijklmnop")
-
-
-
-
-def previous_quarter(con: duckdb.DuckDBPyConnection, quarter: str) -> str | None:
-    """The latest quarter before `quarter` that was published (source_records or flags) or whose
-    disability extract was staged (R04 reads it even when that quarter was never compared)."""
-    row = con.execute(
-        """
-        SELECT max(quarter) FROM (
-            SELECT DISTINCT quarter FROM source_records
-            UNION SELECT DISTINCT quarter FROM flags
-            UNION SELECT DISTINCT quarter FROM stg_files WHERE source = 'disability'
-        ) WHERE quarter < ?
-        """,
-        [quarter],
-    ).fetchall()
-    return row[0][0] if row else None
 
 
 def rule_parameters(quarter: str, prev_quarter: str | None, scoped: bool = False) -> dict[str, object]:
@@ -169,7 +125,7 @@ def rule_parameters(quarter: str, prev_quarter: str | None, scoped: bool = False
         "sources": list(contract.SOURCES),
         "source_labels": [contract.SOURCE_LABELS[s] for s in contract.SOURCES],
         "head_relation": contract.RELATION_HEAD,
-        "via_member": VIA_MEMBER,
+        "via_guardian": VIA_GUARDIAN,
         "dibao": list(contract.DIBAO),
         "tekun": list(contract.TEKUN),
         "status_active": contract.STATUS_ACTIVE,
@@ -226,9 +182,7 @@ decided AS (
 _FINAL_SQL = """
 CREATE OR REPLACE TEMP TABLE r_flags AS
 WITH ids AS (
-    SELECT h.*,
-           'F' || translate(left(md5(h.rule_code || '|' || h.person_id || '|' || coalesce(h.household_key, '')), 16),
-                            '0123456789abcdef', 'abcdefghijklmnop') AS flag_id
+    SELECT h.*, flag_id(h.rule_code, h.person_id, h.household_key) AS flag_id
     FROM r_hits h
 ),
 """ + _SEEN_DECIDED + """SELECT $quarter AS quarter,
@@ -322,7 +276,7 @@ def compute_flags(
     over the whole quarter. Returns (previous quarter, rules skipped with the reason).
     """
     if prev is None:
-        prev = previous_quarter(con, quarter)
+        prev = previous_compared_quarter(con, quarter)
     if not scoped:
         scope.create_empty_scope(con)
     params = rule_parameters(quarter, prev, scoped)
@@ -374,7 +328,7 @@ def run_rules(
     config = config or load_config()
     run_id = run_id or uuid.uuid4().hex
     started = dt.datetime.now()
-    prev = previous_quarter(con, quarter)
+    prev = previous_compared_quarter(con, quarter)
     decision = scope.decide(con, quarter, config.sha256, prev, force_full)
     prev, skipped = compute_flags(con, quarter, config, scoped=decision.scoped, prev=prev)
     if decision.scoped:

@@ -1,8 +1,8 @@
 """Which persons' flags a refresh must recompute, and whether the published flags can be built on.
 
 A flag's inputs are its person's rows and the rows of the households that person belongs to and of
-those households' members (r_members: work_household_members plus the roll rows), recursively;
-R04 also reads the previous quarter's disability rows; first_seen and review_status are recomputed
+those households' members (the roll rows, and students through a guardian: work_household_members),
+recursively; R04 also reads the previous quarter's disability rows; first_seen and review_status are recomputed
 for every flag of the quarter anyway. So the flags of a person can only change when something in
 the connected component of the person–household graph holding that person changed.
 
@@ -10,7 +10,7 @@ the connected component of the person–household graph holding that person chan
 row only within the sources that differ; persons; household membership), takes the components
 (old and new membership edges) holding the persons touched, and writes them to the temp table
 `r_scope`. The rules then run over those persons' rows only (`00_context.sql` filters r_rec and
-r_members on r_scope when $scoped) and the published flags of everyone else are kept.
+the guardian rows of r_student_households on r_scope when $scoped) and the published flags of everyone else are kept.
 
 That is sound only when the published flags are exactly what the rules computed from the published
 tables: each flags run records what it computed from (`Basis`: digests of its input tables and its
@@ -31,8 +31,8 @@ import duckdb
 
 from matchers import warehouse
 
-MODE_FULL = "全量比对"
-MODE_SCOPED = "局部比对"
+MODE_FULL = warehouse.FLAGS_FULL
+MODE_SCOPED = warehouse.FLAGS_SCOPED
 RUN_LOG_STEP = "flags"
 SCOPE_TABLE = "r_scope"
 # Above this share of the quarter's persons the full computation is as cheap and simpler.

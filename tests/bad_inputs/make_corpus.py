@@ -49,18 +49,85 @@ def xlsx_bytes(rows: list[list[object]], merges: tuple[str, ...] = ()) -> bytes:
     return buf.getvalue()
 
 
-def _with_cached_formula(data: bytes) -> bytes:
-    """Rewrite the I2 cell as Excel saves a formula: the formula and its last computed value."""
+def _with_sheet(data: bytes, edit) -> bytes:
+    """The package with `edit(sheet1.xml bytes)` as its first sheet."""
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for item in src.infolist():
             body = src.read(item.filename)
             if item.filename == "xl/worksheets/sheet1.xml":
-                body, n = re.subn(rb'<c r="I2"[^>]*>.*?</c>', b'<c r="I2"><f>1000+600</f><v>1600</v></c>', body)
-                assert n == 1
+                body = edit(body)
             dst.writestr(item, body)
     return out.getvalue()
+
+
+def _with_cached_formula(data: bytes) -> bytes:
+    """Rewrite the I2 cell as Excel saves a formula: the formula and its last computed value."""
+
+    def edit(body: bytes) -> bytes:
+        body, n = re.subn(rb'<c r="I2"[^>]*>.*?</c>', b'<c r="I2"><f>1000+600</f><v>1600</v></c>', body)
+        assert n == 1
+        return body
+
+    return _with_sheet(data, edit)
+
+
+def _add_cells(cells: bytes):
+    """An `edit` for `_with_sheet`: these `<row>` elements appended to the sheet data."""
+    return lambda body: body.replace(b"</sheetData>", cells + b"</sheetData>")
+
+
+def bounded_reading_cases() -> dict[str, bytes]:
+    """Files that cost far more to read than their size if the reader trusts the sheet."""
+    real = xlsx_bytes([HEADER] + GOOD)
+    far = b"".join(
+        b'<row r="%d"><c r="XFD%d" t="inlineStr"><is><t>x</t></is></c></row>' % (r, r) for r in (6, 7, 8)
+    )
+    return {
+        # The sheet claims A1:XFD10000: a reader that allocates what <dimension> says needs GBs.
+        "assistance_sparse_dimension.xlsx": _with_sheet(
+            real, lambda b: re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:XFD10000"/>', b)
+        ),
+        # Stray cells in the last column (XFD) on rows of their own, under the roll.
+        "assistance_stray_far_cells.xlsx": _with_sheet(real, _add_cells(far)),
+        # A cell numbered beyond any sheet (row 9,999,999): refused at the row limit.
+        "assistance_row_beyond_limit.xlsx": _with_sheet(
+            real, _add_cells(b'<row r="9999999"><c r="A9999999"><v>1</v></c></row>')
+        ),
+        # A cell right of Excel's last column (XFE = column 16,385).
+        "assistance_column_beyond_limit.xlsx": _with_sheet(
+            real, _add_cells(b'<row r="9"><c r="XFE9"><v>1</v></c></row>')
+        ),
+        # 12 MB of blanks inside the sheet XML, compressed to a few KB (a zip bomb in small).
+        "assistance_unpacks_large.xlsx": _with_sheet(
+            real, lambda b: b.replace(b"</sheetData>", b"</sheetData>" + b" " * 12_000_000)
+        ),
+        # A record with 17,012 cells: over the column limit.
+        "assistance_too_many_columns.csv": csv_bytes([HEADER, GOOD[0] + [""] * 17_000, GOOD[1]]),
+        # A 5,000-character remark in the first data row (the header search reads it too).
+        "assistance_long_cell.csv": csv_bytes([HEADER + ["备注"], GOOD[0] + ["很长的备注" * 1000], GOOD[1]]),
+    }
+
+
+def cell_text_cases() -> dict[str, bytes]:
+    """Cells that must be repaired, refused or kept exactly as text."""
+    wrapped = [list(r) for r in GOOD]
+    wrapped[0][4] = '="420102195001011238"'  # an export keeping Excel off the long number
+    wrapped[1][4] = "\u200e420106199001011231\u200f"  # left-to-right / right-to-left marks
+    wrapped[2][4] = "\ufeff4201\u200b1119800101\u00a0106X"  # BOM, zero-width space, NBSP
+    places = [list(r) for r in GOOD]
+    places[0][6] = '=HYPERLINK("http://example.invalid","点击")'
+    places[1][6] = "武汉市江岸区"
+    places[2][6] = "东湖高新区"
+    header = HEADER + ["街道", "社区"]
+    places[0] += ["+cmd|' /C calc'!A0", "@SUM(1)"]
+    places[1] += ["-2+3", "=1+1"]
+    places[2] += ["纸坊街道", "幸福社区"]
+    return {
+        "assistance_wrapped_ids.csv": csv_bytes([HEADER] + wrapped),
+        "assistance_districts_and_formulas.csv": csv_bytes([header] + places),
+    }
 
 
 def corpus() -> dict[str, bytes]:
@@ -133,6 +200,8 @@ def corpus() -> dict[str, bytes]:
     files["assistance_merged_cells.xlsx"] = xlsx_bytes(
         banner + merged, merges=("A1:L1", "B3:B4", "H3:H4", "M3:O3")
     )
+    files.update(bounded_reading_cases())
+    files.update(cell_text_cases())
     return files
 
 

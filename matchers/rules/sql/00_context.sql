@@ -9,6 +9,14 @@ CREATE OR REPLACE TEMP MACRO yuan(x) AS
 
 CREATE OR REPLACE TEMP MACRO pct(x) AS printf('%.1f%%', 100 * x);
 
+-- The stable id of a finding: same rule, person and household → same id in every run and quarter
+-- (officers' reviews hang on it). md5 of 'rule|person|household', its first 16 hex characters
+-- written with the letters a-p instead of 0-9a-f, so an id never holds a run of digits that a
+-- privacy scan (or an officer) could take for an ID number.
+CREATE OR REPLACE TEMP MACRO flag_id(rule_code, person_id, household_key) AS
+    'F' || translate(left(md5(rule_code || '|' || person_id || '|' || coalesce(household_key, '')), 16),
+                     '0123456789abcdef', 'abcdefghijklmnop');
+
 -- mask_id(id) (4201**********123X) is installed by the engine from matchers.privacy.
 
 -- The quarter's accepted rows, each with its provenance as one evidence item. Only the columns
@@ -86,20 +94,24 @@ SELECT household_key,
 FROM r_household_rows
 GROUP BY household_key;
 
--- Who belongs to which household: the persons resolved from its rows, and students through
--- their guardian (work_household_members). on_roll: listed on the roll itself.
+-- A household's members: the persons resolved from its rows (its roll), each once, nobody else
+-- (RULES.md "Household"). Every rule and household figure reads this.
 CREATE OR REPLACE TEMP TABLE r_members AS
-SELECT household_key, person_id, bool_or(via = $via_member) AS on_roll
-FROM (
-    SELECT household_key, person_id, via
-    FROM work_household_members
-    WHERE quarter = $quarter
-      AND (NOT $scoped OR person_id IN (SELECT person_id FROM r_scope))
-    UNION ALL
-    SELECT household_key, person_id, $via_member FROM r_household_rows
-)
-WHERE household_key IN (SELECT household_key FROM r_households)
-GROUP BY household_key, person_id;
+SELECT DISTINCT household_key, person_id
+FROM r_household_rows;
+
+-- A student's households: those the student is a member of, and those of the student's guardian
+-- (work_household_members rows with via = $via_guardian). Only M04, Q02 and M06's members'
+-- tuition read this.
+CREATE OR REPLACE TEMP TABLE r_student_households AS
+SELECT household_key, person_id FROM r_members
+UNION
+SELECT household_key, person_id
+FROM work_household_members
+WHERE quarter = $quarter
+  AND via = $via_guardian
+  AND household_key IN (SELECT household_key FROM r_households)
+  AND (NOT $scoped OR person_id IN (SELECT person_id FROM r_scope));
 
 -- Per person: severe disability, serious illness, 低保/特困 membership, medical burden, tuition.
 CREATE OR REPLACE TEMP TABLE r_person AS
@@ -160,18 +172,25 @@ LEFT JOIN support    s USING (person_id)
 LEFT JOIN medical    m USING (person_id)
 LEFT JOIN education  e USING (person_id);
 
--- Per household: in 低保/特困 when any member is; medical burden and tuition over its members.
+-- Per household: in 低保/特困 when any member is; medical burden over its members; members'
+-- tuition over the students it is a household of (RULES.md "Members' tuition").
 CREATE OR REPLACE TEMP TABLE r_household_facts AS
-WITH agg AS (
+WITH tuition AS (
+    SELECT s.household_key,
+           sum(p.tuition) AS members_tuition,
+           flatten(list(p.education_ev ORDER BY p.person_id) FILTER (WHERE p.tuition > 0)) AS education_ev
+    FROM r_student_households s
+    JOIN r_person p USING (person_id)
+    GROUP BY s.household_key
+),
+agg AS (
     SELECT m.household_key,
            bool_or(p.in_dibao OR p.in_tekun) AS in_support,
            bool_or(p.in_tekun)               AS in_tekun,
            bool_or(p.severe)                 AS any_severe,
            bool_or(p.serious_ill)            AS any_ill,
            sum(p.medical_burden)             AS medical_burden,
-           sum(p.tuition)                    AS members_tuition,
            flatten(list(p.medical_ev ORDER BY p.person_id)) AS medical_ev,
-           flatten(list(p.education_ev ORDER BY p.person_id) FILTER (WHERE p.tuition > 0)) AS education_ev,
            flatten(list(p.support_ev ORDER BY p.person_id)) AS support_ev,
            list(p.label || CASE WHEN p.severe THEN '残疾等级' || $grade_labels[p.grade] ELSE '' END
                         || CASE WHEN p.severe AND p.serious_ill THEN '且' ELSE '' END
@@ -189,9 +208,9 @@ SELECT h.*,
        coalesce(a.any_severe, false)      AS any_severe,
        coalesce(a.any_ill, false)         AS any_ill,
        coalesce(a.medical_burden, 0)      AS medical_burden,
-       coalesce(a.members_tuition, 0)     AS members_tuition,
+       coalesce(t.members_tuition, 0)     AS members_tuition,
        coalesce(a.medical_ev, [])         AS medical_ev,
-       coalesce(a.education_ev, [])       AS education_ev,
+       coalesce(t.education_ev, [])       AS education_ev,
        coalesce(a.support_ev, [])         AS support_ev,
        coalesce(a.hardship, [])           AS hardship,
        coalesce(a.hardship_ev, [])        AS hardship_ev,
@@ -199,4 +218,5 @@ SELECT h.*,
        h.monitor_type IS NOT NULL         AS monitored
 FROM r_households h
 LEFT JOIN agg a USING (household_key)
+LEFT JOIN tuition t USING (household_key)
 LEFT JOIN r_label hl ON hl.person_id = h.head_person_id;

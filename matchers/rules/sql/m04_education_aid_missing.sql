@@ -1,6 +1,6 @@
 -- M04 教育资助未落实: a student with empty aid_programme whose household is in 低保 or 特困, or is
 -- a `poverty` household 未脱贫/返贫 or monitored. A student's households are their own and their
--- guardian's (r_members). Names the student.
+-- guardian's (r_student_households). Names the student.
 WITH students AS (
     SELECT person_id,
            min(district) AS district,
@@ -17,7 +17,7 @@ qualifying AS (
                 WHEN h.in_support THEN '低保'
                 WHEN list_contains($poverty_unlifted, h.poverty_status) THEN h.poverty_status
                 ELSE '监测对象(' || h.monitor_type || ')' END AS why
-    FROM r_members m
+    FROM r_student_households m
     JOIN r_household_facts h USING (household_key)
     WHERE h.in_support
        OR (h.source = $src_poverty

@@ -1,6 +1,6 @@
--- Q01 重复享受救助: a member of two or more different households with active assistance
--- (在保, 低保/特困). Members as RULES.md defines them: on the roll, or a student through a guardian
--- on it. Names that person.
+-- Q01 重复享受救助: a person listed on the rolls of two or more different `assistance` households
+-- with active assistance (在保, 低保/特困). A student reached only through a guardian is not listed,
+-- so not counted. Names that person.
 SELECT 'Q01' AS rule_code,
        m.person_id,
        NULL AS household_key,

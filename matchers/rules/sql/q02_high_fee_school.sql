@@ -1,5 +1,6 @@
 -- Q02 高收费学校疑点: a student of a 民办 school with tuition ≥ high_fee_tuition whose household is
--- in 低保 or 特困. Names the student.
+-- in 低保 or 特困. A student's households are their own and their guardian's
+-- (r_student_households). Names the student.
 WITH students AS (
     SELECT r.person_id,
            min(r.district) AS district,
@@ -17,7 +18,7 @@ supported AS (
            string_agg(DISTINCT h.household_id, '、' ORDER BY h.household_id) AS household_ids,
            bool_or(h.in_tekun) AS in_tekun,
            list(h.head_ev ORDER BY h.head_ev) AS ev
-    FROM r_members m
+    FROM r_student_households m
     JOIN r_household_facts h USING (household_key)
     WHERE h.in_support
     GROUP BY m.person_id

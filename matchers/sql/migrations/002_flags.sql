@@ -1,4 +1,4 @@
--- Schema v2: the rule run's record and the findings that went away (issue 5).
+-- Schema v2: the rule run's record and the findings that went away.
 -- Adds only; `reviews` is untouched.
 
 -- The thresholds in force for every rule run: one row per setting, for the city default

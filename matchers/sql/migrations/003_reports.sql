@@ -1,4 +1,4 @@
--- Reports (issue 5): who exported or imported which officer spreadsheet, when.
+-- Reports: who exported or imported which officer spreadsheet, when.
 -- Append-only like `reviews`: no run deletes or changes a row here.
 
 CREATE TABLE IF NOT EXISTS audit_log (

@@ -1,4 +1,4 @@
--- Person resolution (issue 4): the pinyin surname of a person, so that earlier persons can be
+-- Person resolution: the pinyin surname of a person, so that earlier persons can be
 -- blocked on it like rows.
 ALTER TABLE persons ADD COLUMN IF NOT EXISTS surname_pinyin VARCHAR;
 ALTER TABLE work_persons ADD COLUMN IF NOT EXISTS surname_pinyin VARCHAR;
