@@ -22,7 +22,6 @@ from .http import form, in_thread, not_found, officer, render, workbench
 from .pages import _quarter, _quarters, _snapshot_or_notice
 from .sync import transfer_inbox, warehouse_writer
 
-ACTION_DOWNLOAD = "web_download_workbook"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 UPLOAD_MAX_BYTES = 50 * 1024 * 1024
 
@@ -52,11 +51,12 @@ def _download(request: Request, o: Officer, quarter: str, district: str) -> tupl
     listed = {d["district"] for d in queries.districts(con, wb.scope(o), quarter)}
     if district not in listed:
         raise not_found()
-    data, rows = review_workbooks.build(con, quarter, district)
-    wb.store.audit(ACTION_DOWNLOAD, o.username, quarter=quarter, district=district,
+    data, flag_ids, rules = review_workbooks.build(con, quarter, district)
+    # Recorded as an export of the file (with its flag IDs), which is what lets it be imported back.
+    wb.store.audit(review_workbooks.ACTION_EXPORT, o.username, quarter=quarter, district=district,
                    file=review_workbooks.workbook_name(quarter, district), sha256=hashlib.sha256(data).hexdigest(),
-                   rows=rows)
-    return data, rows
+                   rows=len(flag_ids), details={"flag_ids": flag_ids, "rules": rules, "by": "核查工作台"})
+    return data, len(flag_ids)
 
 
 async def download(request: Request):
@@ -70,16 +70,15 @@ async def download(request: Request):
 
 
 def _import(request: Request, o: Officer, path: Path):
-    """Check the workbook is for the officer's district, then record it under the writer lock
-    (after moving the inbox in, so its validation sees every decision made on the pages)."""
+    """Validate and record the workbook under the writer lock, after moving the inbox in (so the
+    validation sees every decision made on the pages and every download's export record)."""
     wb = workbench(request)
-    quarter, district = review_workbooks.identity(path)
-    if not o.is_city and district != o.district:
-        raise HTTPException(400, f"文件 {path.name} 是{district}的核查名单,您负责的是{o.district},未导入任何一行。")
     try:
         with warehouse_writer(wb.settings.warehouse_path) as con:
             transfer_inbox(wb.store, wb.settings.warehouse_path, con=con)
-            result = review_workbooks.record(con, path, reviewer=o.display_name)
+            result = review_workbooks.record(con, path, o.display_name, None if o.is_city else o.district)
+    except review_workbooks.OtherDistrict as exc:
+        raise HTTPException(400, str(exc))
     except warehouse.WarehouseBusy:
         raise HTTPException(503, "比对作业正在写入数据仓库,文件未导入。请等作业结束(通常几分钟)后重新上传同一文件。")
     wb.snapshots.refresh()

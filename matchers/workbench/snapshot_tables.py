@@ -12,7 +12,8 @@ from __future__ import annotations
 import duckdb
 
 from matchers.privacy import install_sql_macros
-from matchers.reports.labels import PENDING, UNASSIGNED_DISTRICT
+from matchers.contract import WUHAN_DISTRICTS
+from matchers.reports.labels import KNOWN_DISTRICT, PENDING, UNASSIGNED_DISTRICT
 from matchers.rules.engine import VIA_MEMBER
 
 from .household import SOURCE_COLUMNS
@@ -38,7 +39,7 @@ home AS (  -- a person rule's household: the roll the person is listed on (assis
 SELECT f.quarter,
        f.flag_id,
        f.rule_code,
-       coalesce(f.district, $unassigned) AS district,
+       {district} AS district,
        a.street,
        a.community,
        f.person_id,
@@ -58,7 +59,7 @@ LEFT JOIN addr AS a ON a.quarter = f.quarter AND a.person_id = f.person_id
 LEFT JOIN home AS h ON h.quarter = f.quarter AND h.person_id = f.person_id
 LEFT JOIN latest_reviews AS l ON l.flag_id = f.flag_id
 ORDER BY f.quarter, district, f.rule_code, a.street, f.flag_id
-"""
+""".replace("{district}", KNOWN_DISTRICT.format(column="f.district"))
 
 # The households' members per quarter, with the persons of flags outside any roll as one-person
 # households.
@@ -108,7 +109,8 @@ CREATE INDEX IF NOT EXISTS wb_flags_flag ON wb_flags (flag_id);
 def prepare(con: duckdb.DuckDBPyConnection) -> int:
     """Add the workbench tables to a writable copy of the warehouse; the number of flag rows."""
     install_sql_macros(con)
-    con.execute(WB_FLAGS_SQL, {"unassigned": UNASSIGNED_DISTRICT, "pending": PENDING, "member": VIA_MEMBER}).fetchall()
+    con.execute(WB_FLAGS_SQL, {"unassigned": UNASSIGNED_DISTRICT, "districts": list(WUHAN_DISTRICTS),
+                                "pending": PENDING, "member": VIA_MEMBER}).fetchall()
     con.execute(WB_MEMBERS_SQL).fetchall()
     con.execute(WB_HOUSEHOLD_FLAGS_SQL).fetchall()
     have = {r[0] for r in con.execute("DESCRIBE source_records").fetchall()}
