@@ -80,3 +80,14 @@ lock: $(UV)
 
 clean:
 	rm -rf $(VENV) .tools data .dagster_home
+
+.PHONY: review add-officer
+
+## make review: the review workbench (核查工作台) at http://127.0.0.1:8080 (WEB_PORT, WEB_HOST, WEB_WORKERS)
+review: setup
+	$(PY) -m web
+
+## make add-officer USERNAME=zhangsan ROLE=district DISTRICT=江夏区 [STREET=纸坊街道] [NAME=张三]: a workbench account
+add-officer: setup
+	@test -n "$(USERNAME)" -a -n "$(ROLE)" || { echo "用法: make add-officer USERNAME=用户名 ROLE=city|district|street [DISTRICT=区] [STREET=街道] [NAME=姓名]"; exit 2; }
+	$(PY) -m web.add_officer "$(USERNAME)" --role "$(ROLE)" $(if $(DISTRICT),--district "$(DISTRICT)",) $(if $(STREET),--street "$(STREET)",) $(if $(NAME),--name "$(NAME)",)
