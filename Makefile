@@ -37,13 +37,15 @@ setup: $(VENV)/.synced
 
 ## make run: the quarterly comparison job on EXTRACTS_DIR (QUARTER defaults to the latest folder;
 ## V=1 shows Dagster's own log on the console)
+## QUARTER reaches Python in the environment (unexpanded, never in a shell command).
+override QUARTER := $(value QUARTER)
+run rejected: export QUARTER := $(QUARTER)
 run: setup
-	$(PY) -m pipelines.run_quarter $(if $(QUARTER),--quarter "$(QUARTER)",) $(if $(V),-v,)
+	$(PY) -m pipelines.run_quarter $(if $(V),-v,)
 
 ## make rejected QUARTER=2026Q3: the rows a run refused, with file, row and reason
 rejected: setup
-	@test -n "$(QUARTER)" || { echo "用法: make rejected QUARTER=2026Q3"; exit 2; }
-	$(PY) -m pipelines.rejected --quarter "$(QUARTER)"
+	$(PY) -m pipelines.rejected
 
 ## make test: the whole test suite
 test: setup
@@ -88,6 +90,16 @@ review: setup
 	$(PY) -m web
 
 ## make add-officer USERNAME=zhangsan ROLE=district DISTRICT=江夏区 [STREET=纸坊街道] [NAME=张三]: a workbench account
+# What an officer typed is kept unexpanded and reaches Python in the environment, as for import-reviews.
+override USERNAME := $(value USERNAME)
+override ROLE := $(value ROLE)
+override DISTRICT := $(value DISTRICT)
+override STREET := $(value STREET)
+override NAME := $(value NAME)
+add-officer: export USERNAME := $(USERNAME)
+add-officer: export ROLE := $(ROLE)
+add-officer: export DISTRICT := $(DISTRICT)
+add-officer: export STREET := $(STREET)
+add-officer: export NAME := $(NAME)
 add-officer: setup
-	@test -n "$(USERNAME)" -a -n "$(ROLE)" || { echo "用法: make add-officer USERNAME=用户名 ROLE=city|district|street [DISTRICT=区] [STREET=街道] [NAME=姓名]"; exit 2; }
-	$(PY) -m web.add_officer "$(USERNAME)" --role "$(ROLE)" $(if $(DISTRICT),--district "$(DISTRICT)",) $(if $(STREET),--street "$(STREET)",) $(if $(NAME),--name "$(NAME)",)
+	@$(PY) -m web.add_officer --from-env

@@ -6,6 +6,7 @@ Read-only on the warehouse; IDs in the reasons are masked. At most `--limit` row
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -32,9 +33,12 @@ def rejected_lines(con, quarter: str, limit: int = DEFAULT_LIMIT) -> tuple[int, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="列出某季度拒收的行(文件、行号、原因)")
-    parser.add_argument("--quarter", required=True, help="季度,例如 2026Q3")
+    parser.add_argument("--quarter", default=os.environ.get("QUARTER") or None, help="季度,例如 2026Q3")
     parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="最多列出的行数")
     args = parser.parse_args(argv)
+    if not args.quarter:
+        print("用法: make rejected QUARTER=2026Q3", file=sys.stderr)
+        return 2
 
     import duckdb
 

@@ -114,7 +114,8 @@ def run(quarter: str | None, verbose: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="运行季度比对作业")
-    parser.add_argument("--quarter", help="季度文件夹名,例如 2026Q3;默认取最新的季度")
+    parser.add_argument("--quarter", default=os.environ.get("QUARTER") or None,
+                        help="季度文件夹名,例如 2026Q3(默认取环境变量 QUARTER,再默认取最新的季度)")
     parser.add_argument("-v", "--verbose", action="store_true", help="显示 Dagster 的完整技术日志")
     args = parser.parse_args(argv)
     os.umask(PRIVATE_UMASK)  # run storage, logs, warehouse and exports: owner-only
