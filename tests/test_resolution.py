@@ -458,7 +458,7 @@ def test_training_candidates_come_in_pair_order(con, monkeypatch):
 
 def test_truncated_id_agreeing_on_the_region_code_does_not_link_a_namesake_automatically(con):
     # `4.20111E+17` keeps only the region code; two 张伟 of 洪山区 both agree with it. Agreeing on a
-    # region is what one stranger in 13 does: never an automatic link (model 4 gave it +7.9).
+    # region is what one stranger in 13 does: never an automatic link.
     a, b = valid_id("420111", "1979-05-02", "131"), valid_id("420111", "1983-11-20", "257")
     load(con, background() + [
         row("assistance", 1, "张伟", id_norm=a, district="洪山区"),

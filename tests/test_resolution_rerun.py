@@ -1,4 +1,4 @@
-"""Reruns of a quarter keep every person_id, ID-less new persons included (they used to alternate
+"""Reruns of a quarter keep every person_id, ID-less new persons included (never alternating
 between two ids from one rerun to the next)."""
 
 from matchers import warehouse

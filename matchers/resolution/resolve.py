@@ -253,7 +253,7 @@ def _choose_person_ids(facts: pl.DataFrame, key: bytes) -> pl.DataFrame:
     # The same id chosen by two clusters with rows: the better rule (then the larger cluster) keeps
     # it. An earlier person with no row this run whose id a cluster with rows took (through the
     # rows' previous person) is that same person: it merges into that cluster instead of pushing
-    # the rows to a new id (which made reruns alternate between two ids).
+    # the rows to a new id (so that reruns never alternate between two ids).
     df = df.with_columns(has_rows=pl.col("n_rows").fill_null(0) > 0).sort(
         ["person_id", "has_rows", "rule", "n_rows"],
         descending=[False, True, False, True],

@@ -59,8 +59,8 @@ ID = Comparison(
 # What an Excel-truncated ID keeps (`4.20115E+17`: the first 6 digits, the region code) against the
 # other side's digits: a comparison of its own, so that its u is measured among pairs with a
 # truncated side (about one in 13 strangers share a region), not among all pairs where a prefix
-# agreement looked rare. (Model 4 had it as a level of the ID comparison: +7.9 for agreeing on a
-# region code, which linked namesakes of one district with a truncated ID automatically.)
+# agreement looks rare. Measured among all pairs, agreeing on a region code would weigh about +8 and
+# link namesakes of one district with a truncated ID automatically.
 ID_PREFIX = Comparison(
     "id_prefix",
     "截断的身份证号",
