@@ -295,16 +295,21 @@ def test_100mb_single_column_file_fails_fast_naming_the_missing_columns(wh_copy,
     assert snapshot(wh_copy) == before
 
 
-def test_extract_asset_failure_says_what_failed_and_that_the_warehouse_is_unchanged(wh_copy, tmp_path):
-    extracts = quarter_with(tmp_path, CORPUS / "assistance_encrypted.xlsx")
-    before = snapshot(wh_copy)
+def _materialize_assistance(wh_copy: Path, extracts: Path, tmp_path: Path):
+    """The assistance extract asset run through Dagster on `extracts`, failures kept in the result."""
     resource = WarehouseResource(path=str(wh_copy), extracts_dir=str(extracts), exports_dir=str(tmp_path / "exports"))
     with DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [QUARTER])
-        result = materialize(
+        return materialize(
             [build_extract_asset("assistance")], partition_key=QUARTER, resources={"warehouse": resource},
             instance=instance, raise_on_error=False,
         )
+
+
+def test_extract_asset_failure_says_what_failed_and_that_the_warehouse_is_unchanged(wh_copy, tmp_path):
+    extracts = quarter_with(tmp_path, CORPUS / "assistance_encrypted.xlsx")
+    before = snapshot(wh_copy)
+    result = _materialize_assistance(wh_copy, extracts, tmp_path)
     assert not result.success
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     text = str(failure.event_specific_data.error.to_string())
@@ -316,13 +321,7 @@ def test_extract_asset_failure_masks_an_id_in_the_file_name(wh_copy, tmp_path):
     from matchers.privacy import contains_full_id
 
     extracts = quarter_with(tmp_path, ("assistance_王秀英420102195001011238.csv", b""))
-    resource = WarehouseResource(path=str(wh_copy), extracts_dir=str(extracts), exports_dir=str(tmp_path / "exports"))
-    with DagsterInstance.ephemeral() as instance:
-        instance.add_dynamic_partitions(QUARTER_PARTITIONS_NAME, [QUARTER])
-        result = materialize(
-            [build_extract_asset("assistance")], partition_key=QUARTER, resources={"warehouse": resource},
-            instance=instance, raise_on_error=False,
-        )
+    result = _materialize_assistance(wh_copy, extracts, tmp_path)
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     error = failure.event_specific_data.error
     shown = [error.message] + [str(v.value) for v in failure.event_specific_data.user_failure_data.metadata.values()]
