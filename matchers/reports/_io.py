@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from matchers.private_files import private_dir
 from matchers.quarters import parse_quarter as check_quarter
 from matchers.warehouse import transaction
 
@@ -43,16 +44,6 @@ def deadline_passed(quarter: str, on: date) -> bool:
 def safe_part(text: str) -> str:
     """A district name as a file-name part (no separators or spaces)."""
     return _UNSAFE_FILENAME.sub("_", str(text)).strip("_") or "_"
-
-
-def private_dir(path: Path) -> Path:
-    """Create `path` and any missing parents readable by their owner only (0700)."""
-    old = os.umask(0o077)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    finally:
-        os.umask(old)
-    return path
 
 
 class ExportError(RuntimeError):
